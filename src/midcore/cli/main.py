@@ -1,0 +1,68 @@
+"""The `midcore` command: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from midcore import __version__
+from midcore.cli import admin, db, serve
+from midcore.cli.output import EXIT_USAGE
+from midcore.errors import ConfigurationError, MidcoreError
+
+app = typer.Typer(
+    name="midcore",
+    help="Run AI coding agents from scripts and CI, judged by gates, recorded as evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(admin.app, name="admin")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"midcore {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Midcore command line."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: usage and configuration errors become one line on stderr and exit 2."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        ctx = exc.ctx
+        if ctx is not None:
+            typer.echo(ctx.get_help())
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        hint = f" (see 'midcore {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
+            "midcore  ", "midcore "
+        ) if exc.ctx else ""
+        sys.stderr.write(f"midcore: error: {exc.format_message()}{hint}\n")
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        sys.stderr.write("midcore: aborted\n")
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"midcore: error: {exc}\n")
+        sys.exit(EXIT_USAGE)
+    except MidcoreError as exc:
+        sys.stderr.write(f"midcore: error: {exc.detail}\n")
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

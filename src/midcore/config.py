@@ -1,0 +1,84 @@
+"""All settings in one place: environment variables with the prefix MIDCORE_."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Secrets shorter than this, or with fewer distinct characters, are refused in production.
+MIN_SECRET_LENGTH = 32
+_PLACEHOLDER_SECRETS = {"changeme", "secret", "dev", "development", "insecure"}
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MIDCORE_", extra="ignore")
+
+    env: Environment = Environment.development
+    data_dir: Path = Path(".midcore")
+    database_url: str | None = None
+    queue: Literal["inline", "celery"] = "inline"
+    broker_url: str | None = None
+    secret_key: str | None = None
+    workspace_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    voice_backend: str = "pocketsphinx"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    # Migrations run on start by default only on the embedded SQLite database; on PostgreSQL
+    # several API processes may start at once, so `midcore db upgrade` is an explicit step.
+    auto_migrate: bool | None = None
+
+    @field_validator("workspace_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(":") if part]
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'midcore.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.is_sqlite if self.auto_migrate is None else self.auto_migrate
+
+    def secret_key_problem(self) -> str | None:
+        """Why the secret key is unfit for production, or None when it is fine."""
+        key = self.secret_key or ""
+        if not key:
+            return "MIDCORE_SECRET_KEY is required when MIDCORE_ENV=production"
+        if len(key) < MIN_SECRET_LENGTH or key.lower() in _PLACEHOLDER_SECRETS:
+            return (
+                f"MIDCORE_SECRET_KEY must be at least {MIN_SECRET_LENGTH} random characters "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if len(set(key)) < 10:
+            return "MIDCORE_SECRET_KEY is too repetitive; use a random value"
+        return None
