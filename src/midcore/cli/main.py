@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from midcore import __version__
+
+try:  # newer typer releases vendor click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 from midcore.cli import admin, db, serve
 from midcore.cli.output import EXIT_USAGE
 from midcore.errors import ConfigurationError, MidcoreError
@@ -43,21 +47,20 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: usage and configuration errors become one line on stderr and exit 2."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except click_exceptions.NoArgsIsHelpError as exc:
         ctx = exc.ctx
         if ctx is not None:
             typer.echo(ctx.get_help())
         sys.exit(EXIT_USAGE)
-    except click.UsageError as exc:
-        hint = f" (see 'midcore {exc.ctx.command_path.partition(' ')[2]} --help')".replace(
-            "midcore  ", "midcore "
-        ) if exc.ctx else ""
+    except click_exceptions.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "midcore"
+        hint = f" (see '{command} --help')"
         sys.stderr.write(f"midcore: error: {exc.format_message()}{hint}\n")
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
+    except click_exceptions.Abort:
         sys.stderr.write("midcore: aborted\n")
         sys.exit(130)
-    except click.exceptions.Exit as exc:
+    except click_exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except ConfigurationError as exc:
         sys.stderr.write(f"midcore: error: {exc}\n")
