@@ -1,4 +1,4 @@
-"""Database engine, the declarative base and session scopes; the same code on SQLite and PostgreSQL."""
+"""Database engine, declarative base and session scopes: one code path for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
