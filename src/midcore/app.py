@@ -48,7 +48,8 @@ def _announce_key(key: str, settings: Settings) -> None:
 async def prepare_database(database: Database, settings: Settings) -> None:
     """Migrate (when this deployment migrates on start) and bootstrap an empty database."""
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # The data directory holds the database and signing keys: the owner's eyes only.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if settings.should_auto_migrate:
         await migrations.upgrade(database.engine)
     if settings.is_sqlite and settings.bootstrap:
