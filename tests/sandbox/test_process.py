@@ -35,7 +35,11 @@ def _wait_dead(pid: int) -> bool:
 
 async def test_exit_code_and_output(tmp_path: Path) -> None:
     result = await run_process(
-        [sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"],
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)",
+        ],
         cwd=tmp_path,
     )
     assert result.returncode == 3
