@@ -1,4 +1,4 @@
-"""Gate kinds: each runs its tool as a real subprocess and reads its machine output into a verdict."""
+"""Gate kinds: each runs its tool as a real subprocess and reads its machine output."""
 
 from __future__ import annotations
 
