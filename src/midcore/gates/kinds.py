@@ -101,7 +101,10 @@ def resolve_tool(ctx: GateContext) -> ToolInfo | None:
     path = find_tool(name, ctx.root)
     if path is None:
         return ToolInfo(name=Path(name).name)
-    return ToolInfo(name=Path(name).name, path=path, version=ctx.versions.version(path, ctx.root))
+    # The version question shares the gate's time budget: a hanging tool must not stall it.
+    timeout = min(10.0, ctx.spec.config.timeout_seconds)
+    version = ctx.versions.version(path, ctx.root, timeout)
+    return ToolInfo(name=Path(name).name, path=path, version=version)
 
 
 def _base(ctx: GateContext, tool: ToolInfo, default_args: list[str]) -> list[str]:

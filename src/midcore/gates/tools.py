@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -48,14 +50,14 @@ class VersionCache:
         st = os.stat(executable)
         return f"{os.path.realpath(executable)}|{st.st_mtime_ns}|{st.st_size}"
 
-    def version(self, executable: str, workspace: Path) -> str | None:
+    def version(self, executable: str, workspace: Path, timeout: float = 10.0) -> str | None:
         try:
             key = self._key(executable)
         except OSError:
             return None
         if key in self._data:
             return self._data[key] or None
-        version = _ask_version(executable, workspace)
+        version = _ask_version(executable, workspace, timeout)
         self._data[key] = version or ""
         self._save()
         return version
@@ -69,18 +71,27 @@ class VersionCache:
         tmp.replace(self.path)
 
 
-def _ask_version(executable: str, workspace: Path) -> str | None:
+def _ask_version(executable: str, workspace: Path, timeout: float) -> str | None:
     try:
-        out = subprocess.run(
+        proc = subprocess.Popen(
             [executable, "--version"],
             cwd=workspace,
             env=build_env({"PATH": search_path(workspace)}),
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=30,
             start_new_session=True,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:
         return None
-    text = (out.stdout or out.stderr).strip()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # A tool that hangs on --version is ended with everything it started.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None
+    text = (out or err).strip()
     return text.splitlines()[0].strip() if text else None
