@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -101,7 +102,7 @@ async def run_command_agent(
     on_start: Callable[[int], None] | None = None,
 ) -> AgentOutcome:
     home = run_dir / "home"
-    home.mkdir(parents=True, exist_ok=True)
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
     argv, isolation = wrap(
         render_argv(command, task),
         mode=sandbox,
@@ -111,17 +112,21 @@ async def run_command_agent(
         hidden=hidden,
     )
     env = build_env(
-        {**extra_env, "HOME": str(home), "MIDCORE_TASK": task, "MIDCORE_RUN_ID": run_id}
+        {
+            **extra_env,
+            "HOME": str(home),
+            "TMPDIR": str(home / "tmp"),
+            "MIDCORE_TASK": task,
+            "MIDCORE_RUN_ID": run_id,
+        }
     )
     pump = _OutputPump(run_dir / "agent-output.log", emit)
     stop_flushing = asyncio.Event()
 
     async def flusher() -> None:
         while not stop_flushing.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop_flushing.wait(), FLUSH_SECONDS)
-            except TimeoutError:
-                pass
             await pump.flush()
 
     flushing = asyncio.create_task(flusher())

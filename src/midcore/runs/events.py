@@ -115,10 +115,10 @@ class Subscription:
     def _wake(self) -> None:
         self._event.set()
 
-    async def wait(self, timeout: float) -> bool:
+    async def wait(self, seconds: float) -> bool:
         """Wait for a wake-up; True when one came. Clears it for the next wait."""
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), seconds)
         except TimeoutError:
             return False
         self._event.clear()

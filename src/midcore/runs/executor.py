@@ -1,4 +1,4 @@
-"""Executing one run: claim → workspace → agent (sandboxed, within budget) → gates → evidence → done.
+"""Executing one run: claim, workspace, agent (sandboxed, in budget), gates, evidence, done.
 
 Each step writes its own short transaction and announces new events on the bus, so readers see the
 run as it goes. The run's budget covers everything from the claim to the end.

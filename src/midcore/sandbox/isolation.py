@@ -69,7 +69,6 @@ def wrap(
         "--ro-bind", "/", "/",
         "--dev", "/dev",
         "--proc", "/proc",
-        "--tmpfs", "/tmp",
         "--unshare-pid",
         "--unshare-ipc",
         "--die-with-parent",
@@ -80,5 +79,7 @@ def wrap(
     for path in hidden_paths:  # the server's data (database, signing keys) is not the agent's
         command += ["--tmpfs", path]
     command += ["--bind", str(workspace), str(workspace), "--bind", str(home), str(home)]
-    command += ["--chdir", str(workspace), "--setenv", "HOME", str(home), "--", *argv]
+    # /tmp stays the host's, read-only (workspaces may live there); TMPDIR is the run's own.
+    command += ["--chdir", str(workspace), "--setenv", "HOME", str(home)]
+    command += ["--setenv", "TMPDIR", str(home / "tmp"), "--", *argv]
     return command, Isolation(kind, network=network, writable=writable, hidden=hidden_paths)

@@ -103,7 +103,9 @@ async def git(*args: str, cwd: Path, check: bool = True) -> str:
 
 async def _is_git_toplevel(path: Path) -> bool:
     top = await git("rev-parse", "--show-toplevel", cwd=path, check=False)
-    return bool(top.strip()) and Path(top.strip()).resolve() == path
+    if not top.strip():
+        return False
+    return await asyncio.to_thread(os.path.realpath, top.strip()) == str(path)
 
 
 async def _copy_dirty_state(source: Path, target: Path) -> None:
@@ -119,7 +121,7 @@ async def _copy_dirty_state(source: Path, target: Path) -> None:
         code, relative = entry[:2], entry[3:]
         if code[0] in "RC":  # a rename is followed by its old name
             index += 1
-        _mirror_file(source / relative, target / relative)
+        await asyncio.to_thread(_mirror_file, source / relative, target / relative)
 
 
 def _mirror_file(source: Path, target: Path) -> None:
@@ -143,7 +145,7 @@ async def prepare(
 ) -> PreparedWorkspace:
     """Make the run's private copy under `run_dir/work` and commit its base state."""
     target = run_dir / "work"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(run_dir.mkdir, parents=True, exist_ok=True)
     if workspace.get("path"):
         source = resolve_allowed_path(str(workspace["path"]), roots)
         source_commit: str | None = None
