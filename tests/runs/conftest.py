@@ -43,7 +43,11 @@ def git(cwd: Path, *args: str) -> str:
     import os
 
     return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+        ["git", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
         env={**os.environ, **GIT_ENV},
     ).stdout
 
@@ -109,3 +113,16 @@ async def wait_for_status(
             return dict(run)
         await asyncio.sleep(0.05)
     raise AssertionError(f"run {run_id} never reached {status}: {run}")
+
+
+@pytest.fixture
+async def tenant_app_client(settings: Settings) -> Any:
+    """An app with a single execution slot, its client and a tenant (for queueing tests)."""
+    from midcore.app import create_app
+    from tests.conftest import make_tenant
+
+    app = create_app(settings.model_copy(update={"max_concurrent_runs": 1}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://midcore.test") as client:
+            yield client, await make_tenant(app.state.db, "solo")

@@ -42,10 +42,12 @@ async def session_events(
     """SSE frames after `after`; ends after the event that ends the session's active run."""
     async with bus.subscribe(session_id) as subscription:
         while True:
-            # Subscribed before reading, so an event committed meanwhile still wakes us.
+            # Subscribed before reading, so an event committed meanwhile still wakes us. The
+            # status is read before the events: a run seen terminal here has its run.finished
+            # committed already, so the events read next include it if it was not sent yet.
+            active_run_id, status = await _active_run_status(database, session_id)
             async with database.session() as session:
                 events = await events_after(session, tenant_id, session_id, after, PAGE)
-            active_run_id, _ = await _active_run_status(database, session_id)
             for event in events:
                 yield sse_frame(event)
                 after = event.seq
@@ -54,9 +56,7 @@ async def session_events(
             if len(events) == PAGE:
                 continue
             if not events:
-                _, status = await _active_run_status(database, session_id)
                 if status is not None and status.is_terminal:
-                    # Its run.finished is in the log at or before `after`: nothing more will come.
                     return
                 if not await subscription.wait(keepalive_seconds):
                     yield ": keepalive\n\n"
