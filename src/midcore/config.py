@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     worker_lost_after_seconds: float = Field(default=30.0, gt=0)
     run_retention_hours: float = Field(default=24.0, ge=0)
     sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Agents get no network unless a run asks for it and this allows it.
+    allow_agent_network: bool = False
+    # Limits on each agent process (None: the inherited limit).
+    agent_memory_mb: int | None = Field(default=None, ge=64)
+    agent_file_size_mb: int | None = Field(default=2048, ge=1)
     # On the embedded database, the first start creates a default tenant and prints an owner key.
     bootstrap: bool = True
 

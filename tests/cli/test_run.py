@@ -39,7 +39,9 @@ def test_local_run_usage_errors(tmp_path: Path) -> None:
     env = midcore_env(tmp_path / "data")
     missing = run_midcore("run", "x", "-w", str(tmp_path / "nope"), "-a", "true", env=env)
     assert missing.returncode == 2
-    assert missing.stderr.strip() == f"midcore: error: workspace {tmp_path / 'nope'} is not a folder"
+    assert (
+        missing.stderr.strip() == f"midcore: error: workspace {tmp_path / 'nope'} is not a folder"
+    )
     unbalanced = run_midcore("run", "x", "-w", str(tmp_path), "-a", "echo 'oops", env=env)
     assert unbalanced.returncode == 2
     assert unbalanced.stderr.startswith("midcore: error: --agent-command:")

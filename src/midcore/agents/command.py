@@ -97,6 +97,7 @@ async def run_command_agent(
     run_id: str,
     timeout_seconds: float,
     sandbox: SandboxMode,
+    limits: ResourceLimits,
     hidden: list[Path],
     emit: Emit,
     on_start: Callable[[int], None] | None = None,
@@ -137,7 +138,7 @@ async def run_command_agent(
             cwd=workspace,
             env=env,
             timeout_seconds=max(0.0, timeout_seconds),
-            limits=ResourceLimits(open_files=4096),
+            limits=limits,
             on_start=on_start,
             on_output=pump.feed,
         )

@@ -25,7 +25,7 @@ from midcore.ids import new_id
 from midcore.runs.events import EventBus, EventType, append_events
 from midcore.runs.models import Run
 from midcore.runs.states import ACTIVE, RunStatus, StaleRunState, transition
-from midcore.sandbox.process import terminate_group
+from midcore.sandbox.process import ResourceLimits, terminate_group
 from midcore.workspaces.service import PreparedWorkspace, WorkspaceError, diff_from_base, prepare
 
 logger = logging.getLogger("midcore.executor")
@@ -146,6 +146,15 @@ class Executor:
                 await heartbeat
             self.live.pop(run_id, None)
 
+    def agent_limits(self) -> ResourceLimits:
+        megabyte = 1024 * 1024
+        memory, file_size = self.settings.agent_memory_mb, self.settings.agent_file_size_mb
+        return ResourceLimits(
+            memory_bytes=memory * megabyte if memory else None,
+            file_size_bytes=file_size * megabyte if file_size else None,
+            open_files=4096,
+        )
+
     def run_dir(self, run_id: str) -> Path:
         return self.settings.data_dir.resolve() / "runs" / run_id
 
@@ -185,6 +194,7 @@ class Executor:
             run_id=run.id,
             timeout_seconds=deadline - time.monotonic(),
             sandbox=self.settings.sandbox,
+            limits=self.agent_limits(),
             hidden=[self.settings.data_dir.resolve()],
             emit=emit_output,
             on_start=on_start,

@@ -55,6 +55,11 @@ def check_request(body: RunCreate, settings: Settings) -> None:
             f"budget_seconds {body.budget_seconds} is above this server's maximum of "
             f"{settings.max_budget_seconds}"
         )
+    if body.agent.network and not settings.allow_agent_network:
+        raise ValidationFailed(
+            "agent.network: this server does not let agents reach the network "
+            "(MIDCORE_ALLOW_AGENT_NETWORK)"
+        )
     if isinstance(body.workspace, PathWorkspace):
         resolve_allowed_path(body.workspace.path, settings.workspace_roots)
     elif isinstance(body.workspace, GitWorkspace):
