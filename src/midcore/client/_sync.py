@@ -231,7 +231,7 @@ class Runs(_Resource):
         return self._client._pages(Run, Call("GET", f"{AUTONOMY}/runs", Retry.IDEMPOTENT, params))
 
     def cancel(self, run_id: str) -> Run:
-        # Cancelling twice is harmless, so a cancel is retried like a read.
+        # A repeated cancel never does more than the first one, so it is retried like a read.
         call = Call("POST", f"{AUTONOMY}/runs/{run_id}/cancel", Retry.IDEMPOTENT)
         return self._client._model(Run, call)
 

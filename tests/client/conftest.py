@@ -1,0 +1,82 @@
+"""A real server on loopback with a workspace root, its owner key, and a proxy in front of it."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from midcore.client import Midcore
+from tests.client.proxy import Proxy
+from tests.e2e.conftest import RunningServer, midcore_env, start_server, stop_server
+from tests.runs.conftest import make_repo
+
+# Prints numbered lines, then waits for a file before printing more: a test decides when the run
+# may go on, so "mid-run" holds without timing.
+GATED_AGENT = """
+import os, sys, time
+release = sys.argv[1]
+for i in range(5):
+    print("tick", i, flush=True)
+while not os.path.exists(release):
+    time.sleep(0.02)
+for i in range(5, 10):
+    print("tick", i, flush=True)
+"""
+
+
+@dataclass
+class Served:
+    server: RunningServer
+    key: str
+    roots: Path
+    tmp_path: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def port(self) -> int:
+        port = urlparse(self.server.url).port
+        assert port is not None
+        return port
+
+    def client(self, **options: object) -> Midcore:
+        return Midcore(self.url, self.key, **options)  # type: ignore[arg-type]
+
+    def repo(self) -> Path:
+        return make_repo(self.roots, f"app-{uuid.uuid4().hex[:8]}")
+
+    def agent(self, source: str, *args: str, name: str = "agent.py") -> list[str]:
+        path = self.tmp_path / name
+        path.write_text(source)
+        return [sys.executable, str(path), *args]
+
+    def gated_agent(self) -> tuple[list[str], Path]:
+        release = self.tmp_path / "release"
+        return self.agent(GATED_AGENT, str(release), name="gated.py"), release
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server for a module's tests (starting one takes a while); tests make their own repos."""
+    tmp_path = tmp_path_factory.mktemp("served")
+    roots = tmp_path / "workspaces"
+    roots.mkdir()
+    env = midcore_env(tmp_path / "data", MIDCORE_WORKSPACE_ROOTS=str(roots))
+    server = start_server(tmp_path / "data", env)
+    yield Served(server, server.printed_key(), roots, tmp_path)
+    stop_server(server)
+
+
+@pytest.fixture
+def proxy(served: Served) -> Iterator[Proxy]:
+    running = Proxy(served.port)
+    yield running
+    running.close()
