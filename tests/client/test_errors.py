@@ -27,7 +27,10 @@ from tests.e2e.conftest import free_port
 
 
 def test_401_is_an_authentication_error(served: Served) -> None:
-    with Midcore(served.url, "mc_0000_nope") as client, pytest.raises(AuthenticationError) as raised:
+    with (
+        Midcore(served.url, "mc_0000_nope") as client,
+        pytest.raises(AuthenticationError) as raised,
+    ):
         client.runs.get("anything")
     assert raised.value.status == 401
     assert raised.value.request_id
@@ -68,7 +71,9 @@ def test_422_is_an_unprocessable_entity_error_with_fields(served: Served) -> Non
     assert [e["field"] for e in raised.value.errors] == ["budget_seconds"]
 
 
-def test_5xx_is_a_server_error_after_the_retries(served: Served, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_5xx_is_a_server_error_after_the_retries(
+    served: Served, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # A separate server whose events table is gone: reading events fails inside the server.
     from tests.e2e.conftest import midcore_env, start_server, stop_server
 
@@ -135,9 +140,9 @@ def test_a_lost_answer_to_a_create_without_a_key_is_not_retried(
 
 
 def test_no_server_is_a_connection_error() -> None:
-    with Midcore(f"http://127.0.0.1:{free_port()}", "k", max_retries=1) as client:
-        with pytest.raises(ConnectionError) as raised:
-            client.me()
+    client = Midcore(f"http://127.0.0.1:{free_port()}", "k", max_retries=1)
+    with client, pytest.raises(ConnectionError) as raised:
+        client.me()
     assert isinstance(raised.value, MidcoreError)
 
 
@@ -146,8 +151,8 @@ def test_no_answer_is_a_timeout_error() -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     try:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        with Midcore(url, "k", timeout=0.5, max_retries=0) as client:
-            with pytest.raises(TimeoutError):
-                client.me()
+        client = Midcore(url, "k", timeout=0.5, max_retries=0)
+        with client, pytest.raises(TimeoutError):
+            client.me()
     finally:
         listener.close()

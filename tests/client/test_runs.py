@@ -121,9 +121,7 @@ def test_the_stream_survives_a_dropped_connection(served: Served, proxy: Proxy) 
     assert received[-1].data.status == "succeeded"
 
 
-def test_a_retried_create_after_a_lost_answer_starts_one_run(
-    served: Served, proxy: Proxy
-) -> None:
+def test_a_retried_create_after_a_lost_answer_starts_one_run(served: Served, proxy: Proxy) -> None:
     repo = served.repo()
     with Midcore(proxy.url, served.key) as client:
         proxy.drop_next_response()

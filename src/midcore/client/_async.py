@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from midcore.client import _base as base
 from midcore.client._base import API, AUTONOMY, Call, Retry
-from midcore.client.errors import MidcoreError
+from midcore.client.errors import ConflictError, MidcoreError
 from midcore.client.models import (
     AnyEvent,
     ApiKey,
@@ -236,7 +236,16 @@ class Runs(_Resource):
     async def cancel(self, run_id: str) -> Run:
         # A repeated cancel never does more than the first one, so it is retried like a read.
         call = Call("POST", f"{AUTONOMY}/runs/{run_id}/cancel", Retry.IDEMPOTENT)
-        return await self._client._model(Run, call)
+        attempt = 0
+        while True:
+            try:
+                return await self._client._model(Run, call)
+            except ConflictError as exc:
+                # The run changed state while the server was cancelling it: ask again.
+                if exc.code != "stale_run_state" or attempt >= base.DEFAULT_STREAM_RECONNECTS:
+                    raise
+            await asyncio.sleep(base.backoff_seconds(attempt))
+            attempt += 1
 
     async def events(
         self, run_id: str, *, after: int = 0, page_size: int | None = None
