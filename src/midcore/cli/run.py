@@ -125,8 +125,44 @@ def run(
         True, "--follow/--quiet", help="Show the agent's output and progress live."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the finished run as JSON."),
+    server: str | None = typer.Option(
+        None, "--server", help="Run on this Midcore server instead of here (or MIDCORE_URL)."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="MIDCORE_API_KEY", help="API key for --server."
+    ),
+    idempotency_key: str | None = typer.Option(
+        None, "--idempotency-key", help="With a server: the same key never starts a second run."
+    ),
+    detach: bool = typer.Option(
+        False, "--detach", help="With a server: print the run's id and return without waiting."
+    ),
 ) -> None:
-    """Run an agent on a workspace here, judge the result with the gates, exit 0 if it succeeded."""
+    """Run an agent on a workspace and judge the result with the gates; exit 0 if it succeeded.
+
+    Here on the embedded engine, or on a server with --server (or MIDCORE_URL).
+    """
+    from midcore.cli import remote
+
+    if remote.server_url(server) is not None:
+        remote.run_on_server(
+            remote.RunRequest(
+                task=task,
+                workspace=workspace,
+                agent_command=agent_command,
+                budget=budget,
+                gates=[] if no_gates else (gate or None),
+                idempotency_key=idempotency_key,
+            ),
+            server=server,
+            api_key=api_key,
+            follow=follow,
+            as_json=as_json,
+            detach=detach,
+        )
+        return
+    if idempotency_key is not None or detach:
+        fail("--idempotency-key and --detach need a server (--server or MIDCORE_URL)", EXIT_USAGE)
     if not workspace.is_dir():
         fail(f"workspace {workspace} is not a folder", EXIT_USAGE)
     try:
