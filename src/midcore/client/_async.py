@@ -282,19 +282,18 @@ class Runs(_Resource):
                 response = await self._client._send(call, stream=True)
                 try:
                     decoder = base.SSEDecoder()
-                    async for line in response.aiter_lines():
-                        message = decoder.feed(line)
-                        if message is None:
-                            continue
-                        payload = base.event_payload(message)
-                        if payload is None:
-                            continue
-                        event = parse_event(payload)
-                        if event.seq <= last_seq:
-                            continue  # already delivered before a reconnect
-                        last_seq = event.seq
-                        failures = 0
-                        yield event
+                    lines = base.SSELines()
+                    async for chunk in response.aiter_text():
+                        for message in decoder.messages(lines.feed(chunk)):
+                            payload = base.event_payload(message)
+                            if payload is None:
+                                continue
+                            event = parse_event(payload)
+                            if event.seq <= last_seq:
+                                continue  # already delivered before a reconnect
+                            last_seq = event.seq
+                            failures = 0
+                            yield event
                 finally:
                     await response.aclose()
                 return

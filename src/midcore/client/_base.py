@@ -137,6 +137,30 @@ class SSEMessage:
     data: str
 
 
+class SSELines:
+    """Splits streamed text into lines at \n, \r or \r\n only, as SSE says.
+
+    (httpx's line iterator also splits at characters such as U+2028, which may be inside data.)
+    """
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, text: str) -> list[str]:
+        self._buffer += text
+        lines: list[str] = []
+        while True:
+            cut = min((i for i in (self._buffer.find("\n"), self._buffer.find("\r")) if i >= 0),
+                      default=-1)  # fmt: skip
+            if cut < 0:
+                return lines
+            if self._buffer[cut] == "\r" and cut == len(self._buffer) - 1:
+                return lines  # a \r\n may be split across chunks: wait for the next one
+            lines.append(self._buffer[:cut])
+            skip = 2 if self._buffer.startswith("\r\n", cut) else 1
+            self._buffer = self._buffer[cut + skip :]
+
+
 class SSEDecoder:
     """Turns text/event-stream lines into messages; comments (keepalives) are dropped."""
 
@@ -169,6 +193,11 @@ class SSEDecoder:
             message = self.feed(line)
             if message is not None:
                 yield message
+
+    def messages_from_text(self, chunks: Iterable[str]) -> Iterator[SSEMessage]:
+        splitter = SSELines()
+        for chunk in chunks:
+            yield from self.messages(splitter.feed(chunk))
 
 
 def stream_headers(last_seq: int) -> dict[str, str]:

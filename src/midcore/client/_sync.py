@@ -279,7 +279,7 @@ class Runs(_Resource):
                 response = self._client._send(call, stream=True)
                 try:
                     decoder = base.SSEDecoder()
-                    for message in decoder.messages(response.iter_lines()):
+                    for message in decoder.messages_from_text(response.iter_text()):
                         payload = base.event_payload(message)
                         if payload is None:
                             continue
