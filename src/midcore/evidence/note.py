@@ -51,7 +51,7 @@ class NoteVerifier:
 
     @classmethod
     def parse(cls, vkey: str) -> NoteVerifier:
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)
         if len(parts) != 3:
             raise NoteError("verifier key must be <name>+<hex id>+<base64 key>")
         name, hex_id, encoded = parts

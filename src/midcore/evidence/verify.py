@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
 from midcore.errors import MidcoreError, ValidationFailed
 
 from . import dsse, merkle, statements
@@ -91,12 +94,7 @@ def _fail(check: str, message: str, entry: int | None = None) -> _Failed:
 def parse_trusted_key(text: str) -> NoteVerifier | bytes:
     """A note verifier key (`name+id+key`), or a raw Ed25519 public key in base64 or PEM."""
     text = text.strip()
-    if text.count("+") >= 2 and not text.startswith("-----"):
-        return NoteVerifier.parse(text)
     if text.startswith("-----BEGIN PUBLIC KEY-----"):
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-        from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
         key = load_pem_public_key(text.encode())
         if not isinstance(key, Ed25519PublicKey):
             raise NoteError("trusted key is not an Ed25519 key")
@@ -104,10 +102,11 @@ def parse_trusted_key(text: str) -> NoteVerifier | bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise NoteError("trusted key is neither a note key, base64 nor PEM") from None
-    if len(raw) != 32:
-        raise NoteError("trusted key is not a 32-byte Ed25519 public key")
-    return raw
+        raw = b""
+    if len(raw) == 32:
+        return raw
+    # Base64 may hold '+' too, so a note key is tried only when the text is no bare key.
+    return NoteVerifier.parse(text)
 
 
 def _read(archive: zipfile.ZipFile, name: str) -> bytes:
