@@ -22,7 +22,6 @@ from midcore.evidence.service import (
 from midcore.evidence.verify import verify_pack
 
 from .conftest import gate_statement, run_statement
-from .db_fixtures import database  # noqa: F401  (fixture)
 
 TENANT = "tenant-a"
 
