@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Migrations run on start by default only on the embedded SQLite database; on PostgreSQL
     # several API processes may start at once, so `midcore db upgrade` is an explicit step.
     auto_migrate: bool | None = None
+    # On the embedded database, the first start creates a default tenant and prints an owner key.
+    bootstrap: bool = True
 
     @field_validator("workspace_roots", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Database engine, the declarative base and session scopes; the same code on SQLite and PostgreSQL."""
+"""Database engine, declarative base and session scopes: one code path for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

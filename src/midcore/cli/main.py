@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from midcore import __version__
 
@@ -44,6 +45,13 @@ def _root(
     """Midcore command line."""
 
 
+def _settings_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = "MIDCORE_" + "_".join(str(part) for part in first["loc"]).upper()
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid setting {name}: {first['msg']}{more}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage and configuration errors become one line on stderr and exit 2."""
     try:
@@ -56,13 +64,20 @@ def main(argv: list[str] | None = None) -> None:
     except click_exceptions.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "midcore"
         hint = f" (see '{command} --help')"
-        sys.stderr.write(f"midcore: error: {exc.format_message()}{hint}\n")
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"midcore: error: {message}{hint}\n")
         sys.exit(EXIT_USAGE)
-    except click_exceptions.Abort:
+    except click_exceptions.ClickException as exc:
+        sys.stderr.write(f"midcore: error: {exc.format_message()}\n")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
         sys.stderr.write("midcore: aborted\n")
         sys.exit(130)
-    except click_exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except ValidationError as exc:  # settings from the environment
+        sys.stderr.write(f"midcore: error: {_settings_problem(exc)}\n")
+        sys.exit(EXIT_USAGE)
     except ConfigurationError as exc:
         sys.stderr.write(f"midcore: error: {exc}\n")
         sys.exit(EXIT_USAGE)
