@@ -2,6 +2,24 @@
 
 from midcore.audit.models import AuditEvent
 from midcore.auth.models import ApiKey
+from midcore.evidence.models import (
+    EvidenceCheckpoint,
+    EvidenceEntry,
+    EvidenceLogHead,
+    EvidenceNode,
+    EvidenceSigningKey,
+)
 from midcore.tenants.models import Membership, Tenant, User
 
-__all__ = ["ApiKey", "AuditEvent", "Membership", "Tenant", "User"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "EvidenceCheckpoint",
+    "EvidenceEntry",
+    "EvidenceLogHead",
+    "EvidenceNode",
+    "EvidenceSigningKey",
+    "Membership",
+    "Tenant",
+    "User",
+]

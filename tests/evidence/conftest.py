@@ -57,5 +57,3 @@ def make_ledger(key_store: KeyStore) -> Callable[[int], MemoryLedger]:
         return ledger
 
     return make
-
-from .db_fixtures import database  # noqa: E402, F401  (a fixture, shared by the storage tests)

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from midcore.db import Base, utcnow
 from midcore.ids import new_id
+
+
+def _tenant_fk() -> ForeignKey:
+    # Deleting a tenant removes its ledger with it; nothing else ever deletes evidence rows.
+    return ForeignKey("tenants.id", ondelete="CASCADE")
 
 
 class EvidenceLogHead(Base):
@@ -16,7 +30,7 @@ class EvidenceLogHead(Base):
 
     __tablename__ = "evidence_log_heads"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(_tenant_fk(), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     root_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     checkpoint: Mapped[str | None] = mapped_column(Text, default=None)
@@ -35,7 +49,7 @@ class EvidenceEntry(Base):
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
-    tenant_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(_tenant_fk())
     log_index: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     predicate_type: Mapped[str] = mapped_column(String(200))
@@ -57,7 +71,7 @@ class EvidenceNode(Base):
 
     __tablename__ = "evidence_nodes"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(_tenant_fk(), primary_key=True)
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     node_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -68,7 +82,7 @@ class EvidenceCheckpoint(Base):
     __table_args__ = (UniqueConstraint("tenant_id", "size"),)
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True, default=new_id)
-    tenant_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(_tenant_fk())
     size: Mapped[int] = mapped_column(BigInteger)
     root_sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
@@ -81,7 +95,7 @@ class EvidenceSigningKey(Base):
 
     __tablename__ = "evidence_signing_keys"
 
-    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(_tenant_fk(), primary_key=True)
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     note_key: Mapped[str] = mapped_column(Text)

@@ -149,12 +149,13 @@ class EvidenceRepository:
         return statement
 
     async def list_entries(
-        self, tenant_id: str, filters: EntryFilters, *, after_index: int | None, limit: int
+        self, tenant_id: str, filters: EntryFilters, *, before_index: int | None, limit: int
     ) -> list[EvidenceEntry]:
+        """Newest first, like every list in the API; the cursor is the last index of a page."""
         statement = self.filtered(tenant_id, filters)
-        if after_index is not None:
-            statement = statement.where(EvidenceEntry.log_index > after_index)
-        statement = statement.order_by(EvidenceEntry.log_index).limit(limit)
+        if before_index is not None:
+            statement = statement.where(EvidenceEntry.log_index < before_index)
+        statement = statement.order_by(EvidenceEntry.log_index.desc()).limit(limit)
         return list((await self.session.execute(statement)).scalars())
 
     async def all_matching(self, tenant_id: str, filters: EntryFilters) -> list[EvidenceEntry]:

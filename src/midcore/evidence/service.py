@@ -257,9 +257,9 @@ class EvidenceService:
         cursor: str | None = None,
         limit: int = 50,
     ) -> EntryPage:
-        after = decode_cursor(cursor) if cursor else None
+        before = decode_cursor(cursor) if cursor else None
         items = await EvidenceRepository(session).list_entries(
-            tenant_id, filters, after_index=after, limit=limit + 1
+            tenant_id, filters, before_index=before, limit=limit + 1
         )
         next_cursor = encode_cursor(items[limit - 1].log_index) if len(items) > limit else None
         return EntryPage(items=items[:limit], next_cursor=next_cursor)
