@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     auto_migrate: bool | None = None
     # On the embedded database, the first start creates a default tenant and prints an owner key.
     bootstrap: bool = True
+    # An Ed25519 PKCS#8 PEM that signs evidence for every tenant, instead of keys in DATA_DIR/keys.
+    evidence_key_file: Path | None = None
 
     @field_validator("workspace_roots", mode="before")
     @classmethod
