@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime
 
 from midcore.audit.service import record
@@ -41,7 +41,15 @@ def get_evidence_service(settings: SettingsDep) -> EvidenceService:
     return EvidenceService(keys)
 
 
-Service = Annotated[EvidenceService, Depends(get_evidence_service)]
+def _app_evidence_service(request: Request, settings: SettingsDep) -> EvidenceService:
+    # One service per app, so that its key store keeps the loaded keys between requests.
+    service: EvidenceService | None = getattr(request.app.state, "evidence_service", None)
+    if service is None:
+        service = request.app.state.evidence_service = get_evidence_service(settings)
+    return service
+
+
+Service = Annotated[EvidenceService, Depends(_app_evidence_service)]
 
 
 def _filters(

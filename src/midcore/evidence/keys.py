@@ -113,6 +113,9 @@ class KeyStore:
         self.directory = directory
         self.external_key_file = external_key_file
         self.origin_prefix = origin_prefix.rstrip("/")
+        # Current key per tenant, with the keys.json version it was read from: a rotation by
+        # any process changes that file, so a stat is enough to notice it.
+        self._current: dict[str, tuple[tuple[int, int], SigningKey]] = {}
 
     def origin(self, tenant_id: str) -> str:
         """The checkpoint origin line of a tenant's log; also the note key name."""
@@ -189,6 +192,9 @@ class KeyStore:
         """The tenant's current key, created on first use."""
         if self.external_key_file is not None:
             return self._external(tenant_id)
+        cached = self._current.get(tenant_id)
+        if cached is not None and cached[0] == self._index_version(tenant_id):
+            return cached[1]
         with self._locked(tenant_id) as tenant_dir:
             keys = self._read_index(tenant_dir)
             if not keys or keys[-1]["valid_until"] is not None:
@@ -197,7 +203,16 @@ class KeyStore:
             current = keys[-1]
         private_key = load_private_key(tenant_dir / f"{current['key_id']}.pem")
         info = self._info(tenant_id, current, raw_public_key(private_key.public_key()))
-        return SigningKey(private_key=private_key, info=info)
+        key = SigningKey(private_key=private_key, info=info)
+        self._current[tenant_id] = (self._index_version(tenant_id), key)
+        return key
+
+    def _index_version(self, tenant_id: str) -> tuple[int, int]:
+        try:
+            found = (self._tenant_dir(tenant_id) / "keys.json").stat()
+        except FileNotFoundError:
+            return (-1, -1)
+        return (found.st_ino, found.st_mtime_ns)
 
     def rotate(self, tenant_id: str) -> SigningKey:
         """Retire the current key and start a new one; the old public key stays published."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,33 +60,41 @@ class EvidenceRepository:
     # --- the log head, locked per tenant ---
 
     async def lock_head(self, tenant_id: str) -> EvidenceLogHead:
-        """Create the tenant's head row if needed and lock it for this transaction.
+        """Lock the tenant's head row for this transaction, creating it on the first append.
 
         PostgreSQL: SELECT ... FOR UPDATE on the row serialises appenders of one tenant. SQLite
         has no row locks; a no-op UPDATE first takes the database write lock, so the read that
         follows cannot be interleaved with another writer's.
         """
+        head = await self._lock_existing_head(tenant_id)
+        if head is not None:
+            return head
         values = {"tenant_id": tenant_id, "size": 0, "root_sha256": EMPTY_ROOT}
-        if self._dialect == "postgresql":
-            await self.session.execute(
-                pg_insert(EvidenceLogHead).values(values).on_conflict_do_nothing()
-            )
-        else:
-            await self.session.execute(
-                sqlite_insert(EvidenceLogHead).values(values).on_conflict_do_nothing()
-            )
-            await self.session.execute(
+        dialect_insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
+        # Two first appenders may race here: one inserts, the other's insert does nothing.
+        await self.session.execute(
+            dialect_insert(EvidenceLogHead).values(values).on_conflict_do_nothing()
+        )
+        head = await self._lock_existing_head(tenant_id)
+        assert head is not None
+        return head
+
+    async def _lock_existing_head(self, tenant_id: str) -> EvidenceLogHead | None:
+        if self._dialect != "postgresql":
+            touched = await self.session.execute(
                 update(EvidenceLogHead)
                 .where(EvidenceLogHead.tenant_id == tenant_id)
                 .values(size=EvidenceLogHead.size)
             )
+            if not getattr(touched, "rowcount", 0):
+                return None
         statement = (
             select(EvidenceLogHead)
             .where(EvidenceLogHead.tenant_id == tenant_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
-        return (await self.session.execute(statement)).scalar_one()
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def head(self, tenant_id: str) -> EvidenceLogHead | None:
         return await self.session.get(EvidenceLogHead, tenant_id, populate_existing=True)
@@ -93,21 +102,44 @@ class EvidenceRepository:
     # --- Merkle nodes ---
 
     async def get_nodes(self, tenant_id: str, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """The hashes of the given nodes, a few hundred per query."""
         wanted = sorted(set(keys))
         found: dict[NodeKey, bytes] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             rows = await self.session.execute(
                 select(EvidenceNode.level, EvidenceNode.node_index, EvidenceNode.hash).where(
-                    EvidenceNode.tenant_id == tenant_id,
-                    tuple_(EvidenceNode.level, EvidenceNode.node_index).in_(chunk),
+                    self._nodes_condition(tenant_id, chunk)
                 )
             )
             found.update({(level, index): value for level, index, value in rows})
-        missing = [key for key in wanted if key not in found]
-        if missing:
-            raise RuntimeError(f"evidence log of {tenant_id} lacks nodes {missing[:5]}")
+        if len(found) != len(wanted):
+            raise RuntimeError(
+                f"evidence log of {tenant_id} lacks {len(wanted) - len(found)} nodes"
+            )
         return found
+
+    def _nodes_condition(self, tenant_id: str, keys: list[NodeKey]) -> ColumnElement[bool]:
+        if self._dialect == "postgresql":
+            return and_(
+                EvidenceNode.tenant_id == tenant_id,
+                tuple_(EvidenceNode.level, EvidenceNode.node_index).in_(keys),
+            )
+        # SQLite seeks the primary key only when every OR term names all its columns; a row
+        # value IN would scan the tenant's whole node range.
+        by_level: dict[int, list[int]] = defaultdict(list)
+        for level, index in keys:
+            by_level[level].append(index)
+        return or_(
+            *(
+                and_(
+                    EvidenceNode.tenant_id == tenant_id,
+                    EvidenceNode.level == level,
+                    EvidenceNode.node_index.in_(indices),
+                )
+                for level, indices in by_level.items()
+            )
+        )
 
     async def add_nodes(self, tenant_id: str, nodes: Mapping[NodeKey, bytes]) -> None:
         rows = [
