@@ -105,6 +105,9 @@ def decode_cursor(cursor: str) -> int:
 class EvidenceService:
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
+        # (tenant, key id) pairs read back from the database, hence committed; published keys
+        # are never removed, so these need no further query.
+        self._published: set[tuple[str, str]] = set()
 
     # --- appending ---
 
@@ -201,8 +204,11 @@ class EvidenceService:
         self, repository: EvidenceRepository, tenant_id: str, key: SigningKey
     ) -> None:
         """Mirror the key store's public keys into the database when a new key appears."""
+        if (tenant_id, key.key_id) in self._published:
+            return
         published = {row.key_id for row in await repository.signing_keys(tenant_id)}
         if key.key_id in published:
+            self._published.add((tenant_id, key.key_id))
             return
         for info in self.keys.public_keys(tenant_id):
             await repository.save_signing_key(
