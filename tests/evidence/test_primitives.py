@@ -114,3 +114,15 @@ def test_statements() -> None:
         statements.test_result_predicate("OK")  # type: ignore[arg-type]
     with pytest.raises(statements.StatementError):
         statements.decode(b'{"_type": "other"}')
+
+
+def test_signature_without_keyid_is_tried_against_every_key() -> None:
+    key = Ed25519PrivateKey.generate()
+    signed = dsse.sign("t", b"x", key)
+    anonymous = dsse.Envelope("t", b"x", (dsse.Signature(keyid="", sig=signed.signatures[0].sig),))
+    other = dsse.raw_public_key(Ed25519PrivateKey.generate().public_key())
+    mine = dsse.raw_public_key(key.public_key())
+    verifiers = dsse.ed25519_verifiers({dsse.key_id(other): other, dsse.key_id(mine): mine})
+    assert dsse.verify(anonymous, verifiers) == dsse.key_id(mine)
+    with pytest.raises(dsse.EnvelopeError, match="does not verify"):
+        dsse.verify(anonymous, dsse.ed25519_verifiers({dsse.key_id(other): other}))

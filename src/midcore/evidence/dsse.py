@@ -130,22 +130,28 @@ def sign(payload_type: str, payload: bytes, private_key: Ed25519PrivateKey) -> E
 def verify(envelope: Envelope, verifiers: Mapping[str, Verifier]) -> str:
     """Return the key id of the first signature that verifies; raise EnvelopeError otherwise.
 
-    Signatures whose keyid is unknown are skipped, as the DSSE protocol allows; if none verify,
-    the error names the keys that were tried.
+    A keyid is only a hint in DSSE: a signature without one is tried against every key, one with
+    an unknown keyid is skipped. If none verifies, the error says what was tried.
     """
     message = pae(envelope.payload_type, envelope.payload)
     tried: list[str] = []
     for signature in envelope.signatures:
-        verifier = verifiers.get(signature.keyid)
-        if verifier is None:
-            tried.append(f"{signature.keyid or '(no keyid)'} is not a known key")
-            continue
-        try:
-            verifier(signature.sig, message)
-        except InvalidSignature:
-            tried.append(f"{signature.keyid} does not verify")
-            continue
-        return signature.keyid
+        if signature.keyid:
+            candidates = [(signature.keyid, verifiers.get(signature.keyid))]
+        else:
+            candidates = [(kid, verifier) for kid, verifier in verifiers.items()]
+        for kid, verifier in candidates:
+            if verifier is None:
+                tried.append(f"{kid} is not a known key")
+                continue
+            try:
+                verifier(signature.sig, message)
+            except InvalidSignature:
+                tried.append(f"{kid or '(no keyid)'} does not verify")
+                continue
+            return kid
+        if not candidates:
+            tried.append("(no keyid) and no known keys")
     raise EnvelopeError("no valid signature: " + "; ".join(tried))
 
 
