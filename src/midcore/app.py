@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -20,6 +22,10 @@ from midcore.evidence.endpoints import router as evidence_router
 from midcore.health import router as health_router
 from midcore.middleware import HttpMetrics, RequestContextMiddleware
 from midcore.problems import install_handlers
+from midcore.runs.dispatch import InlineDispatcher
+from midcore.runs.endpoints import router as runs_router
+from midcore.runs.events import InProcessEventBus
+from midcore.runs.executor import Executor
 from midcore.tenants.endpoints import router as members_router
 from midcore.tenants.service import bootstrap_if_empty
 
@@ -60,6 +66,30 @@ async def prepare_database(database: Database, settings: Settings) -> None:
             _announce_key(key, settings)
 
 
+@asynccontextmanager
+async def run_engine(app: FastAPI, database: Database, settings: Settings) -> AsyncIterator[None]:
+    """The event bus, the executor and its dispatcher, and the janitor that keeps runs honest."""
+    bus = InProcessEventBus()
+    executor = Executor(database, settings, bus)
+    dispatcher = InlineDispatcher(executor, settings.max_concurrent_runs)
+    dispatcher.start()
+    app.state.bus, app.state.executor, app.state.dispatcher = bus, executor, dispatcher
+    # On the embedded database this process is the only executor: whatever it left active died.
+    stale_after = 0.0 if settings.is_sqlite else settings.worker_lost_after_seconds
+    lost = await executor.recover_lost_runs(stale_after)
+    if lost:
+        logger.warning("%d run(s) left active by a stopped process ended as worker_lost", lost)
+    await executor.dispatch_queued(dispatcher)
+    janitor = asyncio.create_task(executor.janitor(settings.worker_lost_after_seconds / 2))
+    try:
+        yield
+    finally:
+        janitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await janitor
+        await dispatcher.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_settings(settings)
@@ -70,7 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = database
         try:
             await prepare_database(database, settings)
-            yield
+            async with run_engine(app, database, settings):
+                yield
         finally:
             await database.dispose()
 
@@ -88,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = CollectorRegistry()
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
-    for router in (health_router, auth_router, members_router, audit_router, evidence_router):
+    routers = (health_router, auth_router, members_router, audit_router, runs_router)
+    for router in (*routers, evidence_router):
         app.include_router(router)
     return app

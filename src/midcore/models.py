@@ -9,6 +9,7 @@ from midcore.evidence.models import (
     EvidenceNode,
     EvidenceSigningKey,
 )
+from midcore.runs.models import Run, RunEvent, RunSession
 from midcore.tenants.models import Membership, Tenant, User
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "EvidenceNode",
     "EvidenceSigningKey",
     "Membership",
+    "Run",
+    "RunEvent",
+    "RunSession",
     "Tenant",
     "User",
 ]
