@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,7 +22,9 @@ from midcore.evidence.verify import verify_pack
 from tests.conftest import TenantKeys
 from tests.test_app import assert_problem
 
+from . import packs
 from .conftest import gate_statement, run_statement
+from .test_cli import run as run_cli
 
 BASE = "/api/v1/autonomy"
 
@@ -295,3 +298,35 @@ class TestEvidencePack:
             ).all()
         assert [event.details["format"] for event in exports] == ["json", "zip", "zip"]
         assert exports[-1].details["filters"] == {"kind": "gate"}
+
+
+async def test_api_export_verified_by_the_cli(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    service: EvidenceService,
+    tenant: TenantKeys,
+    tmp_path: Path,
+) -> None:
+    await populate(app, service, tenant, 5)
+    headers = tenant.headers(Role.admin)
+    note_key = (await client.get(f"{BASE}/evidence/checkpoint", headers=headers)).json()[
+        "note_keys"
+    ][-1]
+    pack = tmp_path / "pack.zip"
+    pack.write_bytes(
+        (await client.get(f"{BASE}/evidence-pack?format=zip", headers=headers)).content
+    )
+    ok = run_cli("evidence", "verify", str(pack), "--key", note_key)
+    assert ok.returncode == 0, ok.stderr
+
+    files = packs.unzip(pack.read_bytes())
+    lines = packs.lines(files)
+    del lines[3]
+    del files["proofs/3.tlog-proof"]
+    packs.set_lines(files, lines)
+    pack.write_bytes(packs.rezip(files))
+    failed = run_cli("evidence", "verify", str(pack), "--key", note_key)
+    assert failed.returncode == 1
+    assert failed.stderr.endswith(
+        "entry 3: missing: checkpoint size 5 covers index 3 but the pack has no entry for it\n"
+    )
