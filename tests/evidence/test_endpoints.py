@@ -79,7 +79,9 @@ class TestListEvidence:
         assert response.json() == {"items": [], "next_cursor": None}
 
     @pytest.mark.parametrize(
-        "query", ["kind=nope", "limit=0", "since=2026-01-01T00:00:00", "cursor=!!"]
+        # Request validation, a naive time, and a cursor the service refuses.
+        "query",
+        ["kind=nope", "since=2026-01-01T00:00:00", "cursor=!!"],
     )
     async def test_invalid_input(
         self, client: httpx.AsyncClient, tenant: TenantKeys, query: str
@@ -164,7 +166,7 @@ class TestCheckpoint:
         response = await client.get(f"{BASE}/evidence/checkpoint")
         assert_problem(response, 401, "authentication_required")
 
-    @pytest.mark.parametrize("size", ["-1", "x", "99"])
+    @pytest.mark.parametrize("size", ["-1", "99"])  # refused by validation, then by the log
     async def test_invalid_consistency_from(
         self,
         app: FastAPI,
@@ -226,7 +228,7 @@ class TestEvidencePack:
     async def test_anonymous(self, client: httpx.AsyncClient) -> None:
         assert_problem(await client.get(f"{BASE}/evidence-pack"), 401, "authentication_required")
 
-    @pytest.mark.parametrize("role", [Role.viewer, Role.operator, Role.developer])
+    @pytest.mark.parametrize("role", [Role.viewer, Role.developer])  # lowest, and just below admin
     async def test_below_admin_is_denied_and_audited(
         self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys, role: Role
     ) -> None:
