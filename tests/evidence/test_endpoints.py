@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,7 +59,11 @@ async def populate(
 
 
 def vkey(response: httpx.Response) -> note.NoteVerifier:
-    return note.NoteVerifier.parse(response.json()["note_keys"][-1])
+    return vkey_of(response.json())
+
+
+def vkey_of(checkpoint: dict[str, Any]) -> note.NoteVerifier:
+    return note.NoteVerifier.parse(checkpoint["note_keys"][-1])
 
 
 class TestListEvidence:
@@ -202,6 +207,10 @@ class TestCheckpoint:
         assert mine["tree_size"] == 3 and theirs["tree_size"] == 0
         assert mine["origin"] != theirs["origin"]
         assert theirs["root_sha256"] == merkle.EMPTY_ROOT.hex()
+        assert set(mine["keys"]).isdisjoint(theirs["keys"])
+        # Even the empty log's checkpoint verifies with the key it publishes.
+        opened, _ = note.open_checkpoint(theirs["checkpoint"], [vkey_of(theirs)])
+        assert opened.size == 0
 
     async def test_consistency_proof(
         self,

@@ -113,13 +113,15 @@ async def get_checkpoint(
             to_size=checkpoint.size,
             hashes=[b64(value) for value in hashes],
         )
-    keys = await service.public_keys(session, principal.tenant_id)
+    # The key store's list: it holds the key even before the first append is mirrored.
+    keys = service.keys.public_keys(principal.tenant_id)
     return SignedCheckpoint(
         origin=service.keys.origin(principal.tenant_id),
         tree_size=checkpoint.size,
         root_sha256=checkpoint.root.hex(),
         checkpoint=checkpoint.note,
         note_keys=[key.note_key for key in keys],
+        keys={key.key_id: key.to_json() for key in keys},
         consistency=consistency,
     )
 

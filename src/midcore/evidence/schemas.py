@@ -106,6 +106,9 @@ class SignedCheckpoint(BaseModel):
     root_sha256: str = Field(description="Hex root hash.")
     checkpoint: str = Field(description="C2SP signed note: origin, size, base64 root, signature.")
     note_keys: list[str] = Field(description="Verifier keys of the log, newest last.")
+    keys: dict[str, dict[str, Any]] = Field(
+        description="Public keys by DSSE key id, as in a pack's keys.json."
+    )
     consistency: ConsistencyProof | None = None
 
 

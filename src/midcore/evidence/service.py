@@ -270,9 +270,6 @@ class EvidenceService:
         next_cursor = encode_cursor(items[limit - 1].log_index) if len(items) > limit else None
         return EntryPage(items=items[:limit], next_cursor=next_cursor)
 
-    async def public_keys(self, session: AsyncSession, tenant_id: str) -> list[EvidenceSigningKey]:
-        return await EvidenceRepository(session).signing_keys(tenant_id)
-
     async def export_pack(
         self, session: AsyncSession, tenant_id: str, filters: EntryFilters
     ) -> bytes:
