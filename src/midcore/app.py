@@ -18,6 +18,7 @@ from midcore.auth.endpoints import router as auth_router
 from midcore.config import Settings
 from midcore.db import Database
 from midcore.errors import ConfigurationError
+from midcore.evidence.endpoints import router as evidence_router
 from midcore.health import router as health_router
 from midcore.middleware import HttpMetrics, RequestContextMiddleware
 from midcore.problems import install_handlers
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = CollectorRegistry()
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
-    for router in (health_router, auth_router, members_router, audit_router, runs_router):
+    routers = (health_router, auth_router, members_router, audit_router, runs_router)
+    for router in (*routers, evidence_router):
         app.include_router(router)
     return app

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     agent_file_size_mb: int | None = Field(default=2048, ge=1)
     # On the embedded database, the first start creates a default tenant and prints an owner key.
     bootstrap: bool = True
+    # An Ed25519 PKCS#8 PEM that signs evidence for every tenant, instead of keys in DATA_DIR/keys.
+    evidence_key_file: Path | None = None
 
     @field_validator("workspace_roots", mode="before")
     @classmethod
