@@ -13,7 +13,7 @@ try:  # newer typer releases vendor click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
-from midcore.cli import admin, db, evidence, gates, runs, serve
+from midcore.cli import admin, db, evidence, evidence_remote, gates, runs, serve
 from midcore.cli import run as run_command
 from midcore.cli.output import EXIT_USAGE
 from midcore.errors import ConfigurationError, MidcoreError
@@ -30,6 +30,7 @@ app.command("run")(run_command.run)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(gates.app, name="gates")
+evidence_remote.register(evidence.app)
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(runs.app, name="runs")
 
