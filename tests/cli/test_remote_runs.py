@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.client.conftest import Served
+from tests.client.fixtures import Served
 from tests.client.proxy import Proxy
 from tests.e2e.conftest import MIDCORE, midcore_env, run_midcore
 from tests.runs.conftest import FIXING_AGENT
-
-pytest_plugins = ["tests.client.conftest"]
 
 
 @pytest.fixture

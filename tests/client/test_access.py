@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from midcore.client import AuthenticationError, ConflictError, Midcore, NotFoundError
-from tests.client.conftest import Served
+from tests.client.fixtures import Served
 
 
 def test_me(served: Served) -> None:

@@ -12,7 +12,7 @@ from midcore.client import (
     RunFinishedEvent,
     UnprocessableEntityError,
 )
-from tests.client.conftest import Served
+from tests.client.fixtures import Served
 from tests.client.proxy import Proxy
 from tests.runs.conftest import FIXING_AGENT
 

@@ -21,7 +21,7 @@ from midcore.client import (
     TimeoutError,
     UnprocessableEntityError,
 )
-from tests.client.conftest import Served
+from tests.client.fixtures import Served
 from tests.client.proxy import Proxy, http_answer
 from tests.e2e.conftest import free_port
 

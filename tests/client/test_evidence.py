@@ -8,53 +8,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from midcore.client import NotFoundError
-from tests.client.conftest import Served
-from tests.conftest import run_blocking
-
-
-@pytest.fixture(scope="module")
-def ledger(served: Served) -> list[dict[str, Any]]:
-    """Three gate statements appended to the default tenant's log; skips without the endpoints."""
-    paths = httpx.get(f"{served.url}/openapi.json", timeout=10).json()["paths"]
-    if "/api/v1/autonomy/evidence" not in paths:
-        pytest.skip("this server has no evidence API yet")
-    from midcore.db import Database  # noqa: I001 - the evidence package is optional here
-    from midcore.evidence import statements as st
-    from midcore.evidence.keys import KeyStore
-    from midcore.evidence.service import EvidenceService
-
-    with served.client() as client:
-        tenant_id = client.me().tenant.id
-    data_dir = served.server.data_dir
-    subject = st.subject("workspace", git_commit="a" * 40, sha256="b" * 64)
-    statements = [
-        st.statement(
-            [subject],
-            st.TEST_RESULT_PREDICATE,
-            st.test_result_predicate("PASSED" if n != 1 else "FAILED", passed_tests=[f"t{n}"]),
-        )
-        for n in range(3)
-    ]
-
-    async def append() -> None:
-        database = Database(f"sqlite+aiosqlite:///{data_dir / 'midcore.db'}")
-        service = EvidenceService(KeyStore(data_dir / "keys"))
-        try:
-            async with database.session() as session:
-                for number, statement in enumerate(statements):
-                    await service.append(
-                        session, tenant_id, statement, gate=f"gate-{number}", workspace="app"
-                    )
-                await session.commit()
-        finally:
-            await database.dispose()
-
-    run_blocking(append())
-    return statements
+from tests.client.fixtures import Served
 
 
 def test_list_get_checkpoint_snapshot(served: Served, ledger: list[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.client.conftest import Served
+from tests.client.fixtures import Served
 from tests.e2e.conftest import MIDCORE, midcore_env
 from tests.runs.conftest import FIXING_AGENT
 

@@ -15,7 +15,7 @@ from midcore.client import (
     RunFinishedEvent,
     RunStateEvent,
 )
-from tests.client.conftest import Served
+from tests.client.fixtures import Served
 from tests.client.proxy import Proxy
 from tests.runs.conftest import FIXING_AGENT
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from midcore.client import APIStatusError, AsyncMidcore, BadRequestError
-from tests.client.conftest import Served
+from tests.client.fixtures import Served
 
 
 @pytest.fixture
