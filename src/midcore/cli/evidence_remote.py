@@ -10,7 +10,6 @@ from itertools import islice
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from midcore.cli import remote
 from midcore.cli.output import console, err_console, print_json
@@ -55,19 +54,18 @@ def list_entries(
     if not entries:
         err_console.print("no entries")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("index", "entry", "kind", "gate or run", "result", "created"):
-        table.add_column(column)
+    # Plain columns that never wrap or cut: ids are copied from here.
+    console.print(
+        f"{'index':>5}  {'entry':<26}  {'kind':<5}  {'created':<19}  {'result':<8}  gate or run",
+        highlight=False, soft_wrap=True, markup=False,
+    )  # fmt: skip
     for entry in entries:
-        table.add_row(
-            str(entry.log_index),
-            entry.id,
-            entry.kind,
-            entry.gate or entry.run_id or "",
-            entry.result or "",
-            entry.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-        )
-    console.print(table)
+        console.print(
+            f"{entry.log_index:>5}  {entry.id:<26}  {entry.kind:<5}  "
+            f"{entry.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {entry.result or '-':<8}  "
+            f"{entry.gate or entry.run_id or '-'}",
+            highlight=False, soft_wrap=True, markup=False,
+        )  # fmt: skip
 
 
 def show_entry(

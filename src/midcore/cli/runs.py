@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import islice
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from midcore.cli import remote
 from midcore.cli.output import console, err_console, print_json
@@ -36,19 +36,20 @@ def list_runs(
     if not runs:
         err_console.print("no runs")
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("run", "status", "reason", "created", "task"):
-        table.add_column(column)
+    # Plain columns that never wrap or cut: ids and times are copied from here.
+    console.print(
+        f"{'run':<26}  {'status':<10}  {'created':<19}  {'reason':<20}  task",
+        highlight=False, soft_wrap=True,
+    )  # fmt: skip
     for run in runs:
         colour = remote.STATUS_STYLE.get(run.status, "yellow")
-        table.add_row(
-            run.id,
-            f"[{colour}]{run.status}[/{colour}]",
-            run.status_reason or "",
-            run.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            run.task.splitlines()[0][:60] if run.task else "",
-        )
-    console.print(table)
+        task = run.task.splitlines()[0][:60] if run.task else ""
+        console.print(
+            f"{run.id:<26}  [{colour}]{run.status:<10}[/{colour}]  "
+            f"{run.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {run.status_reason or '-':<20}  "
+            f"{escape(task)}",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 @app.command("show")
@@ -69,7 +70,7 @@ def show(
         f"run       {run.id}",
         f"status    [{colour}]{run.status}[/{colour}]"
         + (f" ({run.status_reason})" if run.status_reason else ""),
-        f"task      {run.task}",
+        f"task      {escape(run.task)}",
         f"session   {run.session_id}",
         f"workspace {run.workspace.get('path') or run.workspace.get('git') or ''}",
         f"created   {run.created_at.isoformat()}",
@@ -87,7 +88,7 @@ def show(
     for entry_id in run.evidence_entry_ids:
         lines.append(f"evidence  {entry_id}")
     for line in lines:
-        console.print(line, markup=True, highlight=False)
+        console.print(line, markup=True, highlight=False, soft_wrap=True)
 
 
 @app.command("cancel")
