@@ -172,6 +172,7 @@ def test_follow_survives_a_network_drop(served: Served, env: dict[str, str], pro
     result, connections = _follow_through_a_drop(served, env, proxy)
     assert result.returncode == 0, result.stderr
     assert proxy.connections > connections > 0
+    assert "· connection lost (" in result.stderr and "resuming after event" in result.stderr
     ticks = [line for line in result.stdout.splitlines() if line.startswith("tick")]
     assert ticks == [f"tick {i}" for i in range(10)]
     assert "succeeded" in result.stderr.splitlines()[-1]
@@ -183,7 +184,7 @@ def test_follow_json_survives_a_network_drop(
     result, connections = _follow_through_a_drop(served, env, proxy, "--json")
     assert result.returncode == 0, result.stderr
     assert proxy.connections > connections > 0
-    events = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [json.loads(line) for line in result.stdout.splitlines()]  # stdout stays pure JSON
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     text = "".join(e["data"]["text"] for e in events if e["type"] == "agent.output")
     assert text == "".join(f"tick {i}\n" for i in range(10))

@@ -101,18 +101,26 @@ def test_the_stream_survives_a_dropped_connection(served: Served, proxy: Proxy) 
         received = []
         text = ""
         connections_before = None
-        for event in client.runs.stream(accepted.session_id):
+        cut_at = 0
+        reconnects: list[int] = []
+        stream = client.runs.stream(
+            accepted.session_id, on_reconnect=lambda seq, _failure: reconnects.append(seq)
+        )
+        for event in stream:
             received.append(event)
             if isinstance(event, AgentOutputEvent):
                 text += event.data.text
             if connections_before is None and "tick 4\n" in text:
                 # The agent now waits for the release file, so the run is surely still going.
                 connections_before = proxy.connections
+                cut_at = event.seq
                 proxy.cut()
                 release.touch()
         logged = list(client.runs.events(accepted.run_id))
     assert connections_before is not None
     assert proxy.connections > connections_before  # it did reconnect
+    # Nothing new was sent between the cut and the release, so it resumed right after the cut.
+    assert reconnects[:1] == [cut_at]
     assert [e.seq for e in received] == [e.seq for e in logged]
     assert [e.seq for e in received] == list(range(1, len(received) + 1))
     ticks = "".join(e.data.text for e in received if isinstance(e, AgentOutputEvent))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from midcore.cli.output import EXIT_FAILED, EXIT_USAGE, console, err_console, fail, print_json
@@ -149,10 +150,20 @@ def follow_run(midcore: Midcore, run_id: str, *, show: str = "human", after: int
     """
     run = midcore.runs.get(run_id)
     renderer = _Renderer(len(run.gates) if run.gates is not None else None)
+
+    def reconnecting(last_seq: int, failure: Exception) -> None:
+        if show != "none":
+            err_console.print(
+                f"[dim]· connection lost ({escape(str(failure))}); "
+                f"resuming after event {last_seq}[/dim]",
+                highlight=False,
+            )
+
     try:
         for event in midcore.runs.stream(
-            run.session_id, after=after, max_reconnects=FOLLOW_RECONNECTS
-        ):
+            run.session_id, after=after, max_reconnects=FOLLOW_RECONNECTS,
+            on_reconnect=reconnecting,
+        ):  # fmt: skip
             if event.run_id != run_id:
                 continue  # another run of the same session
             if show == "json":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -264,11 +264,13 @@ class Runs(_Resource):
         *,
         after: int = 0,
         max_reconnects: int = base.DEFAULT_STREAM_RECONNECTS,
+        on_reconnect: Callable[[int, Exception], None] | None = None,
     ) -> Iterator[AnyEvent]:
         """The session's events live, from after seq `after`, until the server ends the stream.
 
         A dropped connection is reopened with `Last-Event-ID`, so every event arrives once and in
-        order; it gives up after `max_reconnects` failed attempts in a row.
+        order; it gives up after `max_reconnects` failed attempts in a row. `on_reconnect` is
+        told the last seq received and the failure before each new attempt.
         """
         last_seq = after
         failures = 0
@@ -297,6 +299,8 @@ class Runs(_Resource):
                     if isinstance(exc, httpx.TransportError):
                         raise base.transport_error(exc) from exc
                     raise
+                if on_reconnect is not None:
+                    on_reconnect(last_seq, exc)
                 time.sleep(base.backoff_seconds(failures))
                 failures += 1
 
