@@ -10,10 +10,12 @@ from contextlib import suppress
 class Proxy:
     """Forwards 127.0.0.1:<port> to the server.
 
-    `cut()` drops every open connection at once (the client sees the server hang up mid-answer);
-    `drop_next_response()` lets the next request reach the server but closes the connection
-    instead of passing its answer back; `answer_next(n, raw)` has the proxy itself answer the next
-    n requests with `raw` (what a gateway does when it rate-limits or its upstream is down).
+    `cut()` drops every open connection at once (the client sees the server hang up mid-answer).
+    `end_streams_cleanly()` ends every open answer with the last chunk of a chunked body, as an
+    intermediary that closes idle streams does. `drop_next_response()` lets the next request reach
+    the server but closes the connection instead of passing its answer back. `answer_next(n, raw)`
+    has the proxy itself answer the next n new connections with `raw` (what a gateway does when it
+    rate-limits or its upstream is down).
     """
 
     def __init__(self, upstream_port: int) -> None:
@@ -23,6 +25,7 @@ class Proxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
+        self._clients: list[socket.socket] = []
         self._drop_responses = 0
         self._canned: list[bytes] = []
         self.connections = 0
@@ -35,6 +38,14 @@ class Proxy:
             sockets, self._open = self._open, []
         for sock in sockets:
             _close(sock)
+
+    def end_streams_cleanly(self) -> None:
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            with suppress(OSError):
+                client.sendall(b"0\r\n\r\n")
+        self.cut()
 
     def drop_next_response(self) -> None:
         with self._lock:
@@ -67,6 +78,7 @@ class Proxy:
                 continue
             with self._lock:
                 self._open += [client, upstream]
+                self._clients.append(client)
             threading.Thread(target=self._pump, args=(client, upstream, False), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
 

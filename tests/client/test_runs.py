@@ -129,6 +129,27 @@ def test_the_stream_survives_a_dropped_connection(served: Served, proxy: Proxy) 
     assert received[-1].data.status == "succeeded"
 
 
+def test_the_stream_goes_on_after_an_intermediary_ends_it_early(
+    served: Served, proxy: Proxy
+) -> None:
+    command, release = served.gated_agent()
+    with Midcore(proxy.url, served.key) as client:
+        accepted = client.runs.create("tick", served.repo(), command, gates=[])
+        received = []
+        text = ""
+        for event in client.runs.stream(accepted.session_id):
+            received.append(event)
+            if isinstance(event, AgentOutputEvent):
+                text += event.data.text
+            if not release.exists() and "tick 4\n" in text:
+                proxy.end_streams_cleanly()  # a complete, well-formed end of the answer
+                release.touch()
+    assert [e.seq for e in received] == list(range(1, len(received) + 1))
+    assert isinstance(received[-1], RunFinishedEvent)
+    ticks = "".join(e.data.text for e in received if isinstance(e, AgentOutputEvent))
+    assert ticks == "".join(f"tick {i}\n" for i in range(10))
+
+
 def test_a_retried_create_after_a_lost_answer_starts_one_run(served: Served, proxy: Proxy) -> None:
     repo = served.repo()
     with Midcore(proxy.url, served.key) as client:

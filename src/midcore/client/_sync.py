@@ -276,6 +276,7 @@ class Runs(_Resource):
         failures = 0
         path = f"{AUTONOMY}/streaming/{session_id}/events"
         while True:
+            last_type: str | None = None
             call = Call("GET", path, Retry.IDEMPOTENT, headers=base.stream_headers(last_seq))
             try:
                 response = self._client._send(call, stream=True)
@@ -288,12 +289,15 @@ class Runs(_Resource):
                         event = parse_event(payload)
                         if event.seq <= last_seq:
                             continue  # already delivered before a reconnect
-                        last_seq = event.seq
+                        last_seq, last_type = event.seq, event.type
                         failures = 0
                         yield event
                 finally:
                     response.close()
-                return
+                # The server ends the stream after the run's last event. An end with events but
+                # without that one was an intermediary closing early: ask again from where we are.
+                if last_type is None or last_type == "run.finished":
+                    return
             except (httpx.TransportError, MidcoreError) as exc:
                 if not base.is_dropped(exc) or failures >= max_reconnects:
                     if isinstance(exc, httpx.TransportError):
