@@ -8,10 +8,13 @@ import pytest
 
 from midcore.client import (
     AgentOutputEvent,
+    CommandAgent,
     ConflictError,
     GateFinishedEvent,
     GateStartedEvent,
+    GitWorkspace,
     Midcore,
+    PathWorkspace,
     RunFinishedEvent,
     RunStateEvent,
 )
@@ -185,3 +188,27 @@ def test_many_threads_share_one_client(served: Served) -> None:
         for thread in threads:
             thread.join(60)
     assert len(seen) == 3 and seen[0] == seen[1] == seen[2]
+
+
+def test_typed_requests_path_and_git_workspaces(served: Served) -> None:
+    printing = served.agent(
+        "import os, pathlib; print(os.environ['GREETING'], sorted(p.name for p in "
+        "pathlib.Path('.').glob('*.py')))",
+        name="env-agent.py",
+    )
+    repo = served.repo()
+    with served.client() as client:
+        outputs = []
+        for workspace in (PathWorkspace(path=str(repo)), GitWorkspace(git=f"file://{repo}")):
+            accepted = client.runs.create(
+                "greet",
+                workspace,
+                CommandAgent(command=printing, env={"GREETING": "hello"}),
+                gates=[],
+            )
+            events = list(client.runs.stream(accepted.session_id))
+            outputs.append("".join(e.data.text for e in events if isinstance(e, AgentOutputEvent)))
+            run = client.runs.get(accepted.run_id)
+            assert run.status == "succeeded", run.status_reason
+            assert "env" not in run.agent  # the server never shows the agent's environment
+    assert outputs == ["hello ['calc.py', 'test_calc.py']\n"] * 2

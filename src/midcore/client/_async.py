@@ -17,6 +17,7 @@ from midcore.client import _base as base
 from midcore.client._base import API, AUTONOMY, Call, Retry
 from midcore.client.errors import ConflictError, MidcoreError
 from midcore.client.models import (
+    Agent,
     AnyEvent,
     ApiKey,
     ApiKeyCreated,
@@ -33,6 +34,7 @@ from midcore.client.models import (
     RunAccepted,
     SignedCheckpoint,
     Transcription,
+    Workspace,
     parse_event,
 )
 
@@ -161,8 +163,8 @@ class Runs(_Resource):
     async def create(
         self,
         task: str,
-        workspace: str | os.PathLike[str] | dict[str, Any],
-        agent: list[str] | dict[str, Any],
+        workspace: str | os.PathLike[str] | dict[str, Any] | Workspace,
+        agent: list[str] | dict[str, Any] | Agent,
         *,
         gates: list[str] | None = None,
         budget_seconds: int = 600,
@@ -194,7 +196,7 @@ class Runs(_Resource):
         prompt: str,
         *,
         session_id: str | None = None,
-        workspace: str | os.PathLike[str] | dict[str, Any] | None = None,
+        workspace: str | os.PathLike[str] | dict[str, Any] | Workspace | None = None,
         budget_seconds: int = 600,
         idempotency_key: str | None = None,
     ) -> RunAccepted:
@@ -317,7 +319,7 @@ class Runs(_Resource):
 class Gates(_Resource):
     async def run(
         self,
-        workspace: str | os.PathLike[str] | dict[str, Any],
+        workspace: str | os.PathLike[str] | dict[str, Any] | Workspace,
         *,
         gates: list[str] | None = None,
         changed_since: str | None = None,

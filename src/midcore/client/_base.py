@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
 from midcore.client.errors import APIStatusError, MidcoreError, error_for
 
@@ -214,13 +215,17 @@ def event_payload(message: SSEMessage) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def as_workspace(workspace: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
+def as_workspace(workspace: str | os.PathLike[str] | dict[str, Any] | BaseModel) -> dict[str, Any]:
+    if isinstance(workspace, BaseModel):
+        return workspace.model_dump(exclude_none=True)
     if isinstance(workspace, dict):
         return workspace
     return {"path": os.fspath(workspace)}
 
 
-def as_agent(agent: list[str] | dict[str, Any]) -> dict[str, Any]:
+def as_agent(agent: list[str] | dict[str, Any] | BaseModel) -> dict[str, Any]:
+    if isinstance(agent, BaseModel):
+        return agent.model_dump(exclude_none=True)
     if isinstance(agent, dict):
         return agent
     return {"kind": "command", "command": list(agent)}

@@ -25,6 +25,39 @@ class Page(_Model, Generic[T]):
     next_cursor: str | None = None
 
 
+# Requests: what `runs.create` takes besides plain strings, lists and dicts.
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PathWorkspace(_Request):
+    """A folder on the server, under one of its MIDCORE_WORKSPACE_ROOTS."""
+
+    path: str
+
+
+class GitWorkspace(_Request):
+    """A repository the server clones; `ref` is a branch, tag or commit."""
+
+    git: str
+    ref: str | None = None
+
+
+class CommandAgent(_Request):
+    """Any agent command line; `{task}` in an argument is replaced by the task."""
+
+    kind: Literal["command"] = "command"
+    command: list[str]
+    env: dict[str, str] = Field(default_factory=dict)
+    network: bool = False
+
+
+Workspace = PathWorkspace | GitWorkspace
+Agent = CommandAgent
+
+
 # Runs
 
 
