@@ -26,15 +26,15 @@ from midcore.evidence.service import EvidenceService
 from midcore.ids import new_id
 from midcore.runs.events import EventBus, EventType, append_events
 from midcore.runs.evidence import record_end, record_gates
+from midcore.runs.gating import BUDGET_EXCEEDED, run_gate_phase
 from midcore.runs.models import Run
-from midcore.runs.states import ACTIVE, RunStatus, StaleRunState, transition
+from midcore.runs.states import RunStatus, StaleRunState, transition
 from midcore.sandbox.process import ResourceLimits, terminate_group
 from midcore.workspaces.service import PreparedWorkspace, WorkspaceError, diff_from_base, prepare
 
 logger = logging.getLogger("midcore.executor")
 
 HEARTBEAT_SECONDS = 2.0
-BUDGET_EXCEEDED = "budget_exceeded"
 
 
 @dataclass
@@ -262,8 +262,6 @@ class Executor:
         except StaleRunState:
             await self._finish(run, RunStatus.cancelled, "cancelled")
             return
-        from midcore.runs.gating import run_gate_phase
-
         result, verdicts, reason = await run_gate_phase(
             self, run, live, prepared, selection, deadline - time.monotonic()
         )
@@ -375,5 +373,3 @@ def finished_data(run: Run) -> dict[str, Any]:
         "evidence_entry_ids": run.evidence_entry_ids or [],
     }
 
-
-ACTIVE_STATUSES = [status.value for status in ACTIVE]
