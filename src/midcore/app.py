@@ -19,6 +19,7 @@ from midcore.config import Settings
 from midcore.db import Database
 from midcore.errors import ConfigurationError
 from midcore.evidence.endpoints import router as evidence_router
+from midcore.evidence.service import build_evidence_service
 from midcore.health import router as health_router
 from midcore.middleware import HttpMetrics, RequestContextMiddleware
 from midcore.problems import install_handlers
@@ -70,16 +71,19 @@ async def prepare_database(database: Database, settings: Settings) -> None:
 async def run_engine(app: FastAPI, database: Database, settings: Settings) -> AsyncIterator[None]:
     """The event bus, the executor and its dispatcher, and the janitor that keeps runs honest."""
     bus = InProcessEventBus()
-    executor = Executor(database, settings, bus)
+    executor = Executor(database, settings, bus, app.state.evidence_service)
     dispatcher = InlineDispatcher(executor, settings.max_concurrent_runs)
     dispatcher.start()
     app.state.bus, app.state.executor, app.state.dispatcher = bus, executor, dispatcher
-    # On the embedded database this process is the only executor: whatever it left active died.
-    stale_after = 0.0 if settings.is_sqlite else settings.worker_lost_after_seconds
-    lost = await executor.recover_lost_runs(stale_after)
-    if lost:
-        logger.warning("%d run(s) left active by a stopped process ended as worker_lost", lost)
-    await executor.dispatch_queued(dispatcher)
+    if await migrations.current_revision(database.engine) == migrations.head_revision():
+        # On the embedded database this process is the only executor: what it left active died.
+        stale_after = 0.0 if settings.is_sqlite else settings.worker_lost_after_seconds
+        lost = await executor.recover_lost_runs(stale_after)
+        if lost:
+            logger.warning("%d run(s) left active by a stopped process ended as worker_lost", lost)
+        await executor.dispatch_queued(dispatcher)
+    else:  # /readyz says so; runs are recovered by the janitor once the schema is current
+        logger.warning("database schema is not current; run 'midcore db upgrade'")
     janitor = asyncio.create_task(executor.janitor(settings.worker_lost_after_seconds / 2))
     try:
         yield
@@ -117,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = CollectorRegistry()
+    app.state.evidence_service = build_evidence_service(settings)
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
     routers = (health_router, auth_router, members_router, audit_router, runs_router)

@@ -130,6 +130,47 @@ def test_follow_a_run_to_its_verdict(
         f"{server.url}{accepted['links']['self']}", headers={"X-API-Key": key}, timeout=10
     ).json()
     assert run["patch_sha256"] == finished["patch_sha256"]
+    # Evidence: a statement per gate, one for the gate set, one for the run; the run's own
+    # statement is provably in the signed log.
+    appended = [e["data"] for e in events if e["type"] == "evidence.appended"]
+    assert [a["kind"] for a in appended] == ["gate", "gate", "run"]
+    assert (
+        finished["evidence_entry_ids"]
+        == run["evidence_entry_ids"]
+        == [a["entry_id"] for a in appended]
+    )
+    assert_run_statement_is_proven(server, key, run)
+
+
+def assert_run_statement_is_proven(server: RunningServer, key: str, run: dict[str, Any]) -> None:
+    import base64
+
+    from midcore.evidence import merkle, note, statements
+
+    proven = httpx.get(
+        f"{server.url}/api/v1/autonomy/evidence/{run['evidence_entry_ids'][-1]}",
+        headers={"X-API-Key": key},
+        timeout=10,
+    ).json()
+    envelope = proven["entry"]["envelope"]
+    statement = statements.decode(base64.b64decode(envelope["payload"]))
+    assert statement["predicate"]["runId"] == run["id"]
+    assert statement["predicate"]["state"] == run["status"]
+    if run["patch_sha256"]:
+        assert statement["predicate"]["patch"] == {"sha256": run["patch_sha256"]}
+        assert statement["subject"][0]["digest"]["sha256"] == run["patch_sha256"]
+    else:
+        assert statement["predicate"]["patch"] is None
+    leaf = json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode()
+    checkpoint = note.Checkpoint.parse(note.split_note(proven["checkpoint"])[0])
+    proof = [base64.b64decode(h) for h in proven["inclusion"]["hashes"]]
+    assert merkle.verify_inclusion(
+        proven["inclusion"]["log_index"],
+        checkpoint.size,
+        merkle.leaf_hash(leaf),
+        proof,
+        checkpoint.root,
+    )
 
 
 def test_resume_mid_run_and_after_the_end(
@@ -288,5 +329,8 @@ def test_a_crashed_server_ends_its_runs_as_worker_lost(tmp_path: Path) -> None:
         events = read_stream(restarted, key, accepted["session_id"])
         assert events[-1]["type"] == "run.finished"
         assert events[-1]["data"]["status_reason"] == "worker_lost"
+        assert_run_statement_is_proven(
+            restarted, key, run | {"evidence_entry_ids": events[-1]["data"]["evidence_entry_ids"]}
+        )
     finally:
         stop_server(restarted)

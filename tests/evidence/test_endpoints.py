@@ -17,8 +17,7 @@ from midcore.audit.models import AuditEvent
 from midcore.auth.roles import Role
 from midcore.config import Settings
 from midcore.evidence import merkle, note
-from midcore.evidence.endpoints import get_evidence_service
-from midcore.evidence.service import EvidenceService
+from midcore.evidence.service import EvidenceService, build_evidence_service
 from midcore.evidence.verify import verify_pack
 from tests.conftest import TenantKeys
 from tests.test_app import assert_problem
@@ -33,7 +32,7 @@ BASE = "/api/v1/autonomy"
 @pytest.fixture
 def service(settings: Settings) -> EvidenceService:
     # The same key directory as the app under test.
-    return get_evidence_service(settings)
+    return build_evidence_service(settings)
 
 
 async def populate(

@@ -69,14 +69,14 @@ def test_tenant_ids_that_could_escape_the_directory_are_refused(tmp_path: Path) 
 
 def test_settings_choose_the_key_directory_or_an_external_key(tmp_path: Path) -> None:
     from midcore.config import Settings
-    from midcore.evidence.endpoints import get_evidence_service
+    from midcore.evidence.service import build_evidence_service
 
-    in_data_dir = get_evidence_service(Settings(data_dir=tmp_path / "data"))
+    in_data_dir = build_evidence_service(Settings(data_dir=tmp_path / "data"))
     key = in_data_dir.keys.signing_key("t1")
     assert (tmp_path / "data" / "keys" / "t1" / f"{key.key_id}.pem").exists()
 
     private_key = Ed25519PrivateKey.generate()
     path = tmp_path / "signing.pem"
     path.write_bytes(private_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    external = get_evidence_service(Settings(data_dir=tmp_path / "other", evidence_key_file=path))
+    external = build_evidence_service(Settings(data_dir=tmp_path / "other", evidence_key_file=path))
     assert external.keys.signing_key("t1").key_id == dsse.key_id(private_key.public_key())

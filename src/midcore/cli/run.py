@@ -49,6 +49,7 @@ async def _run_locally(
     from midcore.auth.principal import Principal
     from midcore.auth.roles import Role
     from midcore.db import Database
+    from midcore.evidence.service import build_evidence_service
     from midcore.runs import service
     from midcore.runs.endpoints import to_schema
     from midcore.runs.events import InProcessEventBus, event_payload, events_after
@@ -83,7 +84,7 @@ async def _run_locally(
             )
             run, _ = await service.start_run(session, principal, body, settings, None)
         bus = InProcessEventBus()
-        executor = Executor(database, settings, bus)
+        executor = Executor(database, settings, bus, build_evidence_service(settings))
         execution = asyncio.create_task(executor.execute(run.id))
         after = 0
         async with bus.subscribe(run.session_id) as subscription:

@@ -12,10 +12,9 @@ from midcore.audit.service import record
 from midcore.auth.dependencies import require
 from midcore.auth.principal import Principal
 from midcore.auth.roles import Permission
-from midcore.deps import DbSession, SettingsDep
+from midcore.deps import DbSession
 from midcore.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
-from .keys import KeyStore
 from .repository import EntryFilters
 from .schemas import (
     ConsistencyProof,
@@ -36,16 +35,9 @@ EvidenceRead = Annotated[Principal, Depends(require(Permission.EVIDENCE_READ))]
 EvidenceExport = Annotated[Principal, Depends(require(Permission.EVIDENCE_EXPORT))]
 
 
-def get_evidence_service(settings: SettingsDep) -> EvidenceService:
-    keys = KeyStore(settings.data_dir / "keys", external_key_file=settings.evidence_key_file)
-    return EvidenceService(keys)
-
-
-def _app_evidence_service(request: Request, settings: SettingsDep) -> EvidenceService:
-    # One service per app, so that its key store keeps the loaded keys between requests.
-    service: EvidenceService | None = getattr(request.app.state, "evidence_service", None)
-    if service is None:
-        service = request.app.state.evidence_service = get_evidence_service(settings)
+def _app_evidence_service(request: Request) -> EvidenceService:
+    # One service per app (made in create_app), so its key store keeps loaded keys.
+    service: EvidenceService = request.app.state.evidence_service
     return service
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from midcore.config import Settings
 from midcore.errors import NotFound, ValidationFailed
 
 from . import dsse, merkle, statements
@@ -388,3 +389,9 @@ __all__ = [
     "Snapshot",
     "recompute_root",
 ]
+
+
+def build_evidence_service(settings: Settings) -> EvidenceService:
+    """The ledger service of a server: keys in the data directory or an external key file."""
+    keys = KeyStore(settings.data_dir / "keys", external_key_file=settings.evidence_key_file)
+    return EvidenceService(keys)

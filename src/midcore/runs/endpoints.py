@@ -181,7 +181,8 @@ async def cancel_run(
     run_id: str, principal: RunsWrite, session: DbSession, request: Request
 ) -> Run:
     """Cancel a queued or running run. A running run goes through `cancelling` first."""
-    run, tell_executor = await service.cancel_run(session, principal, run_id)
+    evidence = request.app.state.evidence_service
+    run, tell_executor = await service.cancel_run(session, principal, run_id, evidence)
     if tell_executor:
         dispatcher = request.app.state.dispatcher
         after_commit(session, lambda: dispatcher.cancel(run_id))

@@ -17,21 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from midcore.agents.command import run_command_agent
 from midcore.config import Settings
 from midcore.db import Database, utcnow
+from midcore.evidence.service import EvidenceService
 from midcore.ids import new_id
 from midcore.runs.events import EventBus, EventType, append_events
+from midcore.runs.evidence import record_end, record_gates
+from midcore.runs.gating import BUDGET_EXCEEDED, run_gate_phase
 from midcore.runs.models import Run
-from midcore.runs.states import ACTIVE, RunStatus, StaleRunState, transition
+from midcore.runs.states import RunStatus, StaleRunState, transition
 from midcore.sandbox.process import ResourceLimits, terminate_group
 from midcore.workspaces.service import PreparedWorkspace, WorkspaceError, diff_from_base, prepare
 
 logger = logging.getLogger("midcore.executor")
 
 HEARTBEAT_SECONDS = 2.0
-BUDGET_EXCEEDED = "budget_exceeded"
 
 
 @dataclass
@@ -44,10 +47,13 @@ class _Live:
 
 
 class Executor:
-    def __init__(self, database: Database, settings: Settings, bus: EventBus) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, bus: EventBus, evidence: EvidenceService
+    ) -> None:
         self.database = database
         self.settings = settings
         self.bus = bus
+        self.evidence = evidence
         self.worker_id = f"inline-{new_id()}"
         self.live: dict[str, _Live] = {}
 
@@ -171,6 +177,16 @@ class Executor:
             await self._finish(run, RunStatus.error, f"workspace_error: {exc}")
             return
 
+        await self._record(
+            run,
+            {
+                "result": {
+                    "source": prepared.source,
+                    "source_commit": prepared.source_commit,
+                    "base_commit": prepared.base_commit,
+                }
+            },
+        )
         agent = spec["agent"]
 
         async def emit_output(stream: str, text: str, is_notice: bool) -> None:
@@ -246,12 +262,17 @@ class Executor:
         except StaleRunState:
             await self._finish(run, RunStatus.cancelled, "cancelled")
             return
-        from midcore.runs.gating import run_gate_phase
-
-        verdicts, reason = await run_gate_phase(
+        result, verdicts, reason = await run_gate_phase(
             self, run, live, prepared, selection, deadline - time.monotonic()
         )
-        await self._record(run, {"gate_verdicts": verdicts})
+        async with self.database.session() as session:
+            fresh = await session.get(Run, run.id, populate_existing=True)
+            assert fresh is not None
+            fresh.gate_verdicts = verdicts
+            events = await record_gates(session, self.evidence, fresh, result) if result else []
+            await append_events(session, fresh, events)
+        run.gate_verdicts, run.evidence_entry_ids = verdicts, fresh.evidence_entry_ids
+        self.bus.publish(run.session_id)
         if live.cancel.is_set():
             await self._finish(run, RunStatus.cancelled, "cancelled")
         elif reason == BUDGET_EXCEEDED:
@@ -276,18 +297,9 @@ class Executor:
                     previous = await transition(session, fresh, target, reason)
                 except StaleRunState:
                     continue
-                await append_events(
-                    session,
-                    fresh,
-                    [
-                        (
-                            EventType.run_state,
-                            {"from": previous.value, "to": target.value, "reason": reason},
-                        ),
-                        (EventType.run_finished, finished_data(fresh)),
-                    ],
-                )
-            for key in ("status", "status_reason", "finished_at"):
+                events = await end_events(session, self.evidence, fresh, previous)
+                await append_events(session, fresh, events)
+            for key in ("status", "status_reason", "finished_at", "evidence_entry_ids"):
                 setattr(run, key, getattr(fresh, key))
             self.bus.publish(run.session_id)
             return
@@ -336,6 +348,15 @@ class Executor:
         return removed
 
 
+async def end_events(
+    session: AsyncSession, evidence: EvidenceService, run: Run, previous: RunStatus
+) -> list[tuple[EventType, dict[str, Any]]]:
+    """The events of a run's end, with its run statement appended to the ledger meanwhile."""
+    change = {"from": previous.value, "to": run.status, "reason": run.status_reason}
+    appended = await record_end(session, evidence, run)
+    return [(EventType.run_state, change), *appended, (EventType.run_finished, finished_data(run))]
+
+
 def finished_data(run: Run) -> dict[str, Any]:
     started, finished = run.started_at, run.finished_at
     duration = (finished - started).total_seconds() if started and finished else None
@@ -352,5 +373,3 @@ def finished_data(run: Run) -> dict[str, Any]:
         "evidence_entry_ids": run.evidence_entry_ids or [],
     }
 
-
-ACTIVE_STATUSES = [status.value for status in ACTIVE]

@@ -41,8 +41,8 @@ async def run_gate_phase(
     prepared: PreparedWorkspace,
     selection: list[str] | None,
     remaining_seconds: float,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Run the selected gates within the budget left; returns verdicts and a failure reason."""
+) -> tuple[GateSetResult | None, list[dict[str, Any]], str | None]:
+    """Run the selected gates within the budget left: the result, its verdicts, a failure reason."""
     progress: asyncio.Queue[tuple[EventType, dict[str, Any]] | None] = asyncio.Queue()
 
     def on_progress(event: str, name: str, result: GateResult | None) -> None:
@@ -72,15 +72,15 @@ async def run_gate_phase(
         if gating not in done:
             gating.cancel()  # kills the gate processes (their groups) on the way out
             await asyncio.gather(gating, return_exceptions=True)
-            return [], None if live.cancel.is_set() else BUDGET_EXCEEDED
+            return None, [], None if live.cancel.is_set() else BUDGET_EXCEEDED
         try:
             result: GateSetResult = gating.result()
         except GateConfigError as exc:
-            return [], f"gate_config_error: {exc}"
+            return None, [], f"gate_config_error: {exc}"
     finally:
         cancel_wait.cancel()
         progress.put_nowait(None)
         await forwarder
     verdicts = [verdict_record(gate) for gate in result.gates]
     blocking = [gate.name for gate in result.gates if gate.blocks]
-    return verdicts, (f"gate_failed:{blocking[0]}" if blocking else None)
+    return result, verdicts, (f"gate_failed:{blocking[0]}" if blocking else None)

@@ -14,7 +14,9 @@ from midcore.auth.principal import Principal
 from midcore.config import Settings
 from midcore.db import utcnow
 from midcore.errors import Conflict, NotFound, ValidationFailed
+from midcore.evidence.service import EvidenceService
 from midcore.runs.events import EventType, append_events
+from midcore.runs.executor import end_events
 from midcore.runs.models import Run, RunSession
 from midcore.runs.repository import RunRepository
 from midcore.runs.schemas import GitWorkspace, PathWorkspace, RunCreate
@@ -157,7 +159,9 @@ async def get_session(session: AsyncSession, principal: Principal, session_id: s
     return found
 
 
-async def cancel_run(session: AsyncSession, principal: Principal, run_id: str) -> tuple[Run, bool]:
+async def cancel_run(
+    session: AsyncSession, principal: Principal, run_id: str, evidence: EvidenceService
+) -> tuple[Run, bool]:
     """Cancel a run; the flag says whether the executor must be told (it was running)."""
     run = await get_run(session, principal, run_id)
     status = RunStatus(run.status)
@@ -168,12 +172,11 @@ async def cancel_run(session: AsyncSession, principal: Principal, run_id: str) -
     target = RunStatus.cancelled if status is RunStatus.queued else RunStatus.cancelling
     reason = "cancelled" if target is RunStatus.cancelled else "cancel_requested"
     await transition(session, run, target, reason, cancel_requested_at=utcnow())
-    events: list[tuple[EventType, dict[str, Any]]] = [
-        (EventType.run_state, {"from": status.value, "to": target.value, "reason": reason})
-    ]
     if target is RunStatus.cancelled:
-        from midcore.runs.executor import finished_data
-
-        events.append((EventType.run_finished, finished_data(run)))
+        events = await end_events(session, evidence, run, status)
+    else:
+        events = [
+            (EventType.run_state, {"from": status.value, "to": target.value, "reason": reason})
+        ]
     await append_events(session, run, events)
     return run, target is RunStatus.cancelling
