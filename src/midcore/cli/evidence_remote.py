@@ -56,13 +56,13 @@ def list_entries(
         return
     # Plain columns that never wrap or cut: ids are copied from here.
     console.print(
-        f"{'index':>5}  {'entry':<26}  {'kind':<5}  {'created':<19}  {'result':<8}  gate or run",
+        f"{'index':>5}  {'entry':<26}  {'kind':<5}  {'created':<19}  {'result':<9}  gate or run",
         highlight=False, soft_wrap=True, markup=False,
     )  # fmt: skip
     for entry in entries:
         console.print(
             f"{entry.log_index:>5}  {entry.id:<26}  {entry.kind:<5}  "
-            f"{entry.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {entry.result or '-':<8}  "
+            f"{entry.created_at.strftime('%Y-%m-%d %H:%M:%S')}  {entry.result or '-':<9}  "
             f"{entry.gate or entry.run_id or '-'}",
             highlight=False, soft_wrap=True, markup=False,
         )  # fmt: skip
