@@ -154,7 +154,11 @@ def _follow_through_a_drop(
             proxy.cut()
             release.touch()
             break
-    rest, stderr = process.communicate(timeout=120)
+    # Read on through the same file object: it may hold lines already (communicate would skip them).
+    rest = process.stdout.read()
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
     return (
         subprocess.CompletedProcess(
             process.args, process.returncode, "".join(lines) + rest, stderr

@@ -62,7 +62,8 @@ class Served:
         return [sys.executable, str(path), *args]
 
     def gated_agent(self) -> tuple[list[str], Path]:
-        release = self.tmp_path / "release"
+        # A release file of its own: one test's release must not free another test's agent.
+        release = self.tmp_path / f"release-{uuid.uuid4().hex}"
         return self.agent(GATED_AGENT, str(release), name="gated.py"), release
 
 
