@@ -247,6 +247,7 @@ async def run_ruff(ctx: GateContext, tool: ToolInfo) -> GateResult:
                 line=(item.get("location") or {}).get("row"),
                 column=(item.get("location") or {}).get("column"),
                 rule=item.get("code") or "syntax-error",
+                rule_name=_ruff_rule_name(item),
                 message=item["message"],
                 severity="error",
                 help_uri=item.get("url"),
@@ -256,6 +257,12 @@ async def run_ruff(ctx: GateContext, tool: ToolInfo) -> GateResult:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return _garbage(ctx, "ruff", proc, f"{type(exc).__name__}: {exc}")
     return _findings_verdict(ctx, findings, command, "ruff")
+
+
+def _ruff_rule_name(item: dict[str, Any]) -> str | None:
+    # ruff's JSON has no rule name, but its documentation URL ends with it.
+    url = item.get("url")
+    return url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else None
 
 
 def _findings_verdict(
