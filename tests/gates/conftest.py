@@ -102,14 +102,14 @@ def gate(result: GateSetResult, name: str):  # type: ignore[no-untyped-def]
 
 
 PACKAGE = {
-    "calc/__init__.py": '''
+    "calc/__init__.py": """
         def add(a: int, b: int) -> int:
             return a + b
 
 
         def sub(a: int, b: int) -> int:
             return a - b
-        ''',
+        """,
     "tests/__init__.py": "",
     "tests/test_calc.py": """
         from calc import add, sub

@@ -36,7 +36,11 @@ required = false
     assert gate_set is not None
     assert gate_set.source == "midcore.toml"
     tests, docs = gate_set.gates
-    assert (tests.name, tests.kind, tests.config.paths) == ("tests", "pytest", ["src/**", "tests/**"])
+    assert (tests.name, tests.kind, tests.config.paths) == (
+        "tests",
+        "pytest",
+        ["src/**", "tests/**"],
+    )
     assert tests.config.retries == 2  # type: ignore[union-attr]
     assert docs.config.required is False
 

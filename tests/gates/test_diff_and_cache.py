@@ -120,7 +120,9 @@ kind = "ruff"
 
 
 def test_changed_since_runs_only_affected_gates(make_repo: MakeRepo, run: Run) -> None:
-    repo = make_repo({"midcore.toml": CHANGED, "a/x.txt": "1\n", "b/y.txt": "1\n", "m.py": "x = 1\n"})
+    repo = make_repo(
+        {"midcore.toml": CHANGED, "a/x.txt": "1\n", "b/y.txt": "1\n", "m.py": "x = 1\n"}
+    )
     base = repo.git("rev-parse", "HEAD")
     repo.write({"a/x.txt": "2\n"})
     repo.commit("change a")
@@ -147,7 +149,9 @@ def test_changed_since_missing_ref_in_shallow_clone(make_repo: MakeRepo, tmp_pat
 
 
 def test_unchanged_rerun_is_cached_and_no_cache_forces(make_repo: MakeRepo, run: Run) -> None:
-    repo = make_repo({"midcore.toml": CHANGED, "a/x.txt": "1\n", "b/y.txt": "1\n", "m.py": "x = 1\n"})
+    repo = make_repo(
+        {"midcore.toml": CHANGED, "a/x.txt": "1\n", "b/y.txt": "1\n", "m.py": "x = 1\n"}
+    )
     first = run(repo)
     assert first.summary["cached"] == 0
     second = run(repo)
@@ -160,7 +164,9 @@ def test_unchanged_rerun_is_cached_and_no_cache_forces(make_repo: MakeRepo, run:
 def test_touching_one_input_reruns_exactly_the_gates_reading_it(
     make_repo: MakeRepo, run: Run
 ) -> None:
-    repo = make_repo({"midcore.toml": CHANGED, "a/x.txt": "1\n", "b/y.txt": "1\n", "m.py": "x = 1\n"})
+    repo = make_repo(
+        {"midcore.toml": CHANGED, "a/x.txt": "1\n", "b/y.txt": "1\n", "m.py": "x = 1\n"}
+    )
     run(repo)
     repo.write({"b/y.txt": "2\n"})
     rerun = {g.name: g.is_cached for g in run(repo).gates}

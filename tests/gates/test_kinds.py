@@ -46,7 +46,14 @@ def test_pytest_passes_and_fails(make_repo: MakeRepo, run: Run) -> None:
     assert good.verdict is Verdict.passed
     assert good.counts["passed"] == 2
     assert bad.verdict is Verdict.failed
-    assert bad.counts == {"tests": 2, "passed": 1, "failed": 1, "error": 0, "skipped": 0, "flaky": 0}
+    assert bad.counts == {
+        "tests": 2,
+        "passed": 1,
+        "failed": 1,
+        "error": 0,
+        "skipped": 0,
+        "flaky": 0,
+    }
     assert [t.id for t in bad.tests if t.outcome == "failed"] == ["tests.test_broken.test_wrong"]
     assert "assert 4 == 5" in (bad.tests[0].message or "")
     assert result.exit_code == 1

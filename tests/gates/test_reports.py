@@ -83,7 +83,9 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> GateSetResult:
 
 def _normalise(text: str, result: GateSetResult) -> str:
     text = text.replace(result.workspace.path, "/WORKSPACE")
-    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "2026-01-01T00:00:00Z", text)
+    text = re.sub(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(\+00:00|Z)?", "2026-01-01T00:00:00Z", text
+    )
     text = re.sub(r'"(duration_seconds|time)": [0-9.]+', r'"\1": 0.0', text)
     text = re.sub(r'(time|duration_seconds)="[0-9.]+"', r'\1="0.000"', text)
     text = re.sub(r" in \d+\.\d+s\b", " in 0.00s", text)  # pytest's summary line
