@@ -327,3 +327,18 @@ def test_tool_printing_garbage_is_an_error_with_stderr_tail(make_repo: MakeRepo,
     assert lint.verdict is Verdict.error
     assert "could not read ruff output" in lint.reason
     assert "internal panic" in (lint.stderr_tail or "")
+
+
+def test_bandit_leaves_out_test_code_at_any_depth(make_repo: MakeRepo, run: Run) -> None:
+    # Found on toolz: its package-internal tests (toolz/tests/) failed the security gate.
+    risky = "def run(code):\n    exec(code)\n"
+    repo = make_repo(
+        {
+            "midcore.toml": '[gates.security]\nkind = "bandit"\n',
+            "pkg/tests/test_exec.py": risky,
+            "pkg/sub/test_more.py": risky,
+            "pkg/core.py": risky,
+        }
+    )
+    security = gate(run(repo), "security")
+    assert [(f.path, f.rule) for f in security.findings] == [("pkg/core.py", "B102")]

@@ -119,6 +119,8 @@ def _print_text(result: GateSetResult) -> None:
             console.print(f"  … and {hidden} more (see --format json)")
         if gate.verdict is Verdict.error and gate.stderr_tail:
             console.print(Text(gate.stderr_tail, style="dim"))
+    for warning in result.warnings:
+        err_console.print(f"midcore: warning: {warning}", markup=False, highlight=False)
     summary = result.summary
     parts = [f"{summary[v.value]} {v.value}" for v in Verdict if summary[v.value]]
     if summary["cached"]:

@@ -350,7 +350,21 @@ async def run_mypy(ctx: GateContext, tool: ToolInfo) -> GateResult:
 
 # bandit -------------------------------------------------------------------------------------
 
-_BANDIT_EXCLUDES = [".venv", "venv", ".tox", "tests", "test", "node_modules", "build", "dist"]
+# bandit excludes a file when one of these is a substring of its "./"-relative path or matches
+# it as a glob. Test code is left out at any depth: asserts, pickle and exec are normal there.
+_BANDIT_EXCLUDES = [
+    "/.venv/",
+    "/venv/",
+    "/.tox/",
+    "/node_modules/",
+    "/build/",
+    "/dist/",
+    "/tests/",
+    "/test/",
+    "*/test_*.py",
+    "*/*_test.py",
+    "*/conftest.py",
+]
 _BANDIT_LEVEL = {"LOW": "note", "MEDIUM": "warning", "HIGH": "error"}
 
 
@@ -358,7 +372,7 @@ async def run_bandit(ctx: GateContext, tool: ToolInfo) -> GateResult:
     config = ctx.spec.config
     assert isinstance(config, BanditGate)
     report = ctx.scratch / "bandit.json"
-    excludes = ",".join(f"./{e}" for e in [*_BANDIT_EXCLUDES, *config.exclude])
+    excludes = ",".join([*_BANDIT_EXCLUDES, *(f"./{e}" for e in config.exclude)])
     command = [
         *_base(ctx, tool, []),
         "-r",

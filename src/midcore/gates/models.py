@@ -108,6 +108,7 @@ class GateSetResult(BaseModel):
     exit_code: int
     summary: dict[str, int]
     gates: list[GateResult]
+    warnings: list[str] = Field(default_factory=list)  # about the run, not one gate
 
     model_config = {"populate_by_name": True}
 

@@ -305,4 +305,5 @@ async def run_gates(root: Path, options: RunOptions) -> GateSetResult:
         exit_code=EXIT_PASSED if passed else EXIT_FAILED,
         summary=summarize(results),
         gates=results,
+        warnings=workspace.warnings,
     )
