@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from midcore.gates.models import GateSetResult, Verdict
 from tests.gates.conftest import PACKAGE, Repo, gate
@@ -269,7 +272,24 @@ def test_missing_tool_is_unavailable(make_repo: MakeRepo, run: Run) -> None:
     for name in ("lint", "deploy"):
         assert gate(result, name).verdict is Verdict.unavailable
         assert "not found" in gate(result, name).reason
-    # An unavailable gate decides nothing; it neither passes nor fails the set.
+    # Configured and required: a missing tool must not be a way around the gate.
+    assert gate(result, "lint").blocks
+    assert result.exit_code == 1
+
+
+def test_missing_tool_of_a_detected_gate_only_warns(
+    make_repo: MakeRepo, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo({"go.mod": "module example.com/x\n"})
+    only_git = tmp_path / "only-git"
+    only_git.mkdir()
+    (only_git / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(only_git))  # no go toolchain to be found
+    result = run(repo)
+    for name in ("go-test", "go-vet"):
+        go = gate(result, name)
+        assert go.verdict is Verdict.unavailable
+        assert go.is_detected and go.warns and not go.blocks
     assert result.exit_code == 0
 
 

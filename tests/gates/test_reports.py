@@ -135,8 +135,9 @@ def test_junit_golden(result: GateSetResult) -> None:
     assert list(cases) == ["tests", "lint", "secrets", "diff", "docs", "absent"]
     failure = cases["tests"].find("failure")
     assert failure is not None and "tests.test_pkg.test_wrong" in (failure.text or "")
-    assert cases["absent"].find("skipped") is not None
-    assert root.get("failures") == "5" and root.get("skipped") == "1"
+    # Configured, required and its tool missing: an error, not a skip.
+    assert cases["absent"].find("error") is not None
+    assert root.get("failures") == "5" and root.get("errors") == "1"
     _check_golden("result.junit.xml", _normalise(xml, result))
 
 
@@ -196,8 +197,8 @@ def test_attestation_predicates(result: GateSetResult) -> None:
         {"name": "midcore.toml", "digest": {"sha256": result.config_sha256}}
     ]
     assert summary["result"] == "FAILED"
-    assert summary["failedTests"] == ["tests", "lint", "secrets", "diff"]
-    assert summary["warnedTests"] == ["docs", "absent"]
+    assert summary["failedTests"] == ["tests", "lint", "secrets", "diff", "absent"]
+    assert summary["warnedTests"] == ["docs"]
     all_statements = statements(result)
     assert len(all_statements) == len(result.gates) + 1
     subject = all_statements[0]["subject"][0]

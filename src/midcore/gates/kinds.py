@@ -19,6 +19,7 @@ from midcore.gates.config import (
     PytestGate,
     RuffGate,
 )
+from midcore.gates.detect import DETECTED
 from midcore.gates.models import Finding, GateResult, TestCase, ToolInfo, Verdict
 from midcore.gates.tools import VersionCache, find_tool, search_path
 from midcore.gates.workspace import Workspace
@@ -52,6 +53,7 @@ class GateContext:
             verdict=verdict,
             reason=reason,
             required=self.spec.config.required,
+            is_detected=self.spec.source == DETECTED,
             config_sha256=self.spec.config_sha256(),
             **fields,
         )

@@ -23,7 +23,7 @@ from midcore.gates.config import (
     SecretsGate,
     load_config,
 )
-from midcore.gates.detect import detect
+from midcore.gates.detect import DETECTED, detect
 from midcore.gates.kinds import (
     TOOL_RUNNERS,
     GateContext,
@@ -101,6 +101,7 @@ class _Runner:
             verdict=verdict,
             reason=reason,
             required=spec.config.required,
+            is_detected=spec.source == DETECTED,
             config_sha256=spec.config_sha256(),
             started_at=now,
             finished_at=now,
@@ -186,8 +187,11 @@ class _Runner:
         def read() -> list[tuple[str, bytes]]:
             out = []
             for path in paths:
+                full = self.workspace.root / path
                 try:
-                    out.append((path, (self.workspace.root / path).read_bytes()))
+                    if full.stat().st_size > secrets.MAX_FILE_BYTES:
+                        continue
+                    out.append((path, full.read_bytes()))
                 except OSError:
                     continue
             return out
