@@ -83,7 +83,8 @@ def test_no_configuration(tmp_path: Path) -> None:
         (
             "midcore.toml",
             '[gates.cov]\nkind = "coverage"\nmin_percent = 120\n',
-            "gate 'cov': key 'min_percent': Input should be less than or equal to 100",
+            "midcore.toml: gate 'cov': key 'min_percent': "
+            "Input should be less than or equal to 100",
         ),
         (
             "midcore.toml",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from midcore import __version__
 
@@ -13,6 +14,7 @@ try:  # newer typer releases vendor click
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 from midcore.cli import admin, db, gates, serve
+from midcore.cli import run as run_command
 from midcore.cli.output import EXIT_USAGE
 from midcore.errors import ConfigurationError, MidcoreError
 
@@ -24,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve.serve)
+app.command("run")(run_command.run)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(gates.app, name="gates")
@@ -44,6 +47,13 @@ def _root(
     """Midcore command line."""
 
 
+def _settings_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = "MIDCORE_" + "_".join(str(part) for part in first["loc"]).upper()
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid setting {name}: {first['msg']}{more}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: usage and configuration errors become one line on stderr and exit 2."""
     try:
@@ -56,13 +66,20 @@ def main(argv: list[str] | None = None) -> None:
     except click_exceptions.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "midcore"
         hint = f" (see '{command} --help')"
-        sys.stderr.write(f"midcore: error: {exc.format_message()}{hint}\n")
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"midcore: error: {message}{hint}\n")
         sys.exit(EXIT_USAGE)
-    except click_exceptions.Abort:
+    except click_exceptions.ClickException as exc:
+        sys.stderr.write(f"midcore: error: {exc.format_message()}\n")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
         sys.stderr.write("midcore: aborted\n")
         sys.exit(130)
-    except click_exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except ValidationError as exc:  # settings from the environment
+        sys.stderr.write(f"midcore: error: {_settings_problem(exc)}\n")
+        sys.exit(EXIT_USAGE)
     except ConfigurationError as exc:
         sys.stderr.write(f"midcore: error: {exc}\n")
         sys.exit(EXIT_USAGE)

@@ -164,13 +164,15 @@ async def run_process(
     kill_grace_seconds: float = DEFAULT_KILL_GRACE_SECONDS,
     stdin: bytes | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_output: Callable[[str, bytes], None] | None = None,
 ) -> ProcessResult:
     """Run `argv` in its own session and return its exit code and the tails of its output.
 
     `env` is the complete environment (see `build_env`). On timeout the whole process group gets
     SIGTERM, then SIGKILL after `kill_grace_seconds`. When the main process exits, anything it left
     running in its group is ended too, so no process outlives the call.
-    Raises FileNotFoundError / PermissionError when the executable cannot be started.
+    `on_output("stdout" | "stderr", chunk)` sees every byte as it arrives (the result keeps only
+    the tails). Raises FileNotFoundError / PermissionError when the executable cannot be started.
     """
     argv = [str(part) for part in argv]
     limits = limits or ResourceLimits()
@@ -190,11 +192,13 @@ async def run_process(
         on_start(proc.pid)
     out, err = _Tail(output_limit_bytes), _Tail(output_limit_bytes)
 
-    async def pump(stream: asyncio.StreamReader | None, tail: _Tail) -> None:
+    async def pump(stream: asyncio.StreamReader | None, tail: _Tail, name: str) -> None:
         if stream is None:
             return
         while chunk := await stream.read(_READ_CHUNK):
             tail.add(chunk)
+            if on_output is not None:
+                on_output(name, chunk)
 
     async def feed() -> None:
         if proc.stdin is None or stdin is None:
@@ -204,7 +208,9 @@ async def run_process(
             await proc.stdin.drain()
         proc.stdin.close()
 
-    readers = asyncio.gather(pump(proc.stdout, out), pump(proc.stderr, err), feed())
+    readers = asyncio.gather(
+        pump(proc.stdout, out, "stdout"), pump(proc.stderr, err, "stderr"), feed()
+    )
     is_timed_out = False
     try:
         await asyncio.wait_for(proc.wait(), timeout_seconds)

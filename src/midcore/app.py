@@ -1,0 +1,123 @@
+"""create_app(settings): the FastAPI application with its routers, middleware and lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from midcore import __version__, migrations
+from midcore.audit.endpoints import router as audit_router
+from midcore.auth.endpoints import router as auth_router
+from midcore.config import Settings
+from midcore.db import Database
+from midcore.errors import ConfigurationError
+from midcore.health import router as health_router
+from midcore.middleware import HttpMetrics, RequestContextMiddleware
+from midcore.problems import install_handlers
+from midcore.runs.dispatch import InlineDispatcher
+from midcore.runs.endpoints import router as runs_router
+from midcore.runs.events import InProcessEventBus
+from midcore.runs.executor import Executor
+from midcore.tenants.endpoints import router as members_router
+from midcore.tenants.service import bootstrap_if_empty
+
+logger = logging.getLogger("midcore")
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings that cannot run safely; the message is one line for the terminal."""
+    if settings.is_production:
+        problem = settings.secret_key_problem()
+        if problem:
+            raise ConfigurationError(problem)
+
+
+def _announce_key(key: str, settings: Settings) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    sys.stdout.write(
+        "\n"
+        "Midcore created the tenant 'default' and an owner API key. It is shown only now:\n\n"
+        f"    {key}\n\n"
+        "Use it as a bearer token, for example:\n"
+        f"    curl -H 'Authorization: Bearer {key}' {base}/api/v1/auth/me\n\n"
+    )
+    sys.stdout.flush()
+
+
+async def prepare_database(database: Database, settings: Settings) -> None:
+    """Migrate (when this deployment migrates on start) and bootstrap an empty database."""
+    if settings.is_sqlite:
+        # The data directory holds the database and signing keys: the owner's eyes only.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.should_auto_migrate:
+        await migrations.upgrade(database.engine)
+    if settings.is_sqlite and settings.bootstrap:
+        async with database.session() as session:
+            key = await bootstrap_if_empty(session)
+        if key:
+            _announce_key(key, settings)
+
+
+@asynccontextmanager
+async def run_engine(app: FastAPI, database: Database, settings: Settings) -> AsyncIterator[None]:
+    """The event bus, the executor and its dispatcher, and the janitor that keeps runs honest."""
+    bus = InProcessEventBus()
+    executor = Executor(database, settings, bus)
+    dispatcher = InlineDispatcher(executor, settings.max_concurrent_runs)
+    dispatcher.start()
+    app.state.bus, app.state.executor, app.state.dispatcher = bus, executor, dispatcher
+    # On the embedded database this process is the only executor: whatever it left active died.
+    stale_after = 0.0 if settings.is_sqlite else settings.worker_lost_after_seconds
+    lost = await executor.recover_lost_runs(stale_after)
+    if lost:
+        logger.warning("%d run(s) left active by a stopped process ended as worker_lost", lost)
+    await executor.dispatch_queued(dispatcher)
+    janitor = asyncio.create_task(executor.janitor(settings.worker_lost_after_seconds / 2))
+    try:
+        yield
+    finally:
+        janitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await janitor
+        await dispatcher.stop()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    check_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.resolved_database_url)
+        app.state.db = database
+        try:
+            await prepare_database(database, settings)
+            async with run_engine(app, database, settings):
+                yield
+        finally:
+            await database.dispose()
+
+    docs_enabled = not settings.is_production
+    app = FastAPI(
+        title="Midcore",
+        version=__version__,
+        summary="Run AI coding agents from scripts and CI, judged by gates, recorded as evidence.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs_enabled else None,
+        redoc_url="/redoc" if docs_enabled else None,
+        openapi_url="/openapi.json" if docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.registry = CollectorRegistry()
+    install_handlers(app)
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
+    for router in (health_router, auth_router, members_router, audit_router, runs_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,8 @@
+"""Every ORM model, imported in one place so that metadata (and Alembic) sees all tables."""
+
+from midcore.audit.models import AuditEvent
+from midcore.auth.models import ApiKey
+from midcore.runs.models import Run, RunEvent, RunSession
+from midcore.tenants.models import Membership, Tenant, User
+
+__all__ = ["ApiKey", "AuditEvent", "Membership", "Run", "RunEvent", "RunSession", "Tenant", "User"]

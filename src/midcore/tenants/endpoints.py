@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from midcore.audit.service import record
+from midcore.auth.dependencies import MembersManage
+from midcore.deps import DbSession
+from midcore.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, fetch_page
+from midcore.tenants import service
+from midcore.tenants.models import Membership
+from midcore.tenants.repository import MemberRepository
+from midcore.tenants.schemas import Member, MemberCreate, MemberUpdate
+
+router = APIRouter(prefix="/api/v1/members", tags=["access"])
+
+
+@router.get("")
+async def list_members(
+    principal: MembersManage,
+    session: DbSession,
+    cursor: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> Page[Member]:
+    rows, next_cursor = await fetch_page(
+        session, MemberRepository(session).readable(principal), Membership.id, cursor, limit
+    )
+    return Page(items=[service.member_from_row(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201)
+async def add_member(body: MemberCreate, principal: MembersManage, session: DbSession) -> Member:
+    member = await service.add_member(session, principal, body.email, body.name, body.role)
+    record(
+        session,
+        principal,
+        "member.add",
+        target_type="user",
+        target_id=member.user_id,
+        details={"email": member.email, "role": member.role.value},
+    )
+    return member
+
+
+@router.patch("/{user_id}")
+async def change_member_role(
+    user_id: str, body: MemberUpdate, principal: MembersManage, session: DbSession
+) -> Member:
+    member, previous = await service.change_role(session, principal, user_id, body.role)
+    record(
+        session,
+        principal,
+        "member.change_role",
+        target_type="user",
+        target_id=user_id,
+        details={"from": previous.value, "to": body.role.value},
+    )
+    return member
+
+
+@router.delete("/{user_id}", status_code=204)
+async def remove_member(user_id: str, principal: MembersManage, session: DbSession) -> Response:
+    member = await service.remove_member(session, principal, user_id)
+    record(
+        session,
+        principal,
+        "member.remove",
+        target_type="user",
+        target_id=user_id,
+        details={"email": member.email, "role": member.role.value},
+    )
+    return Response(status_code=204)
