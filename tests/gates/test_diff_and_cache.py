@@ -201,3 +201,17 @@ def test_repository_git_refuses_is_reported_not_hidden(make_repo: MakeRepo, run:
     assert gate(result, "s").verdict is Verdict.passed
     [warning] = result.warnings
     assert "git cannot read this repository (detected dubious ownership" in warning
+
+
+def test_installing_a_package_in_the_workspace_venv_invalidates_the_cache(
+    make_repo: MakeRepo, run: Run
+) -> None:
+    repo = make_repo({"midcore.toml": '[gates.t]\nkind = "command"\nrun = ["tool"]\n'})
+    repo.fake_tool("tool", "exit 0\n")
+    (repo.root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    site = repo.root / ".venv" / "lib" / "python3.11" / "site-packages"
+    (site / "dep-1.0.dist-info").mkdir(parents=True)
+    run(repo)
+    assert gate(run(repo), "t").is_cached
+    (site / "dep-1.0.dist-info").rename(site / "dep-2.0.dist-info")
+    assert not gate(run(repo), "t").is_cached

@@ -19,12 +19,15 @@ CACHE_FORMAT = 1
 CACHEABLE = (Verdict.passed, Verdict.failed)
 
 
-def cache_key(spec: GateSpec, tool: ToolInfo | None, inputs_sha256: str) -> str:
+def cache_key(
+    spec: GateSpec, tool: ToolInfo | None, inputs_sha256: str, packages_sha256: str | None = None
+) -> str:
     return sha256_json(
         {
             "format": CACHE_FORMAT,
             "config": spec.config.model_dump(mode="json"),
             "tool": None if tool is None else [tool.path, tool.version],
+            "packages_sha256": packages_sha256,
             "inputs_sha256": inputs_sha256,
             # The gate's own environment is passed to the tool; the rest of the parent's is not.
             "env": dict(sorted(spec.config.env.items())),

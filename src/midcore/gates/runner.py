@@ -33,7 +33,7 @@ from midcore.gates.kinds import (
     tail,
 )
 from midcore.gates.models import GateResult, GateSetResult, ToolInfo, Verdict, WorkspaceState
-from midcore.gates.tools import VersionCache
+from midcore.gates.tools import VersionCache, installed_packages_sha256
 from midcore.gates.workspace import ChangedSinceError, Workspace, matches_any
 
 EXIT_PASSED = 0
@@ -148,7 +148,8 @@ class _Runner:
         if not isinstance(spec.config, DiffPolicyGate):
             # diff-policy depends on the base ref and history, not only on file bytes.
             inputs = await asyncio.to_thread(self._inputs_sha256, spec)
-            key = cache_key(spec, tool, inputs)
+            packages = installed_packages_sha256(tool.path) if tool and tool.path else None
+            key = cache_key(spec, tool, inputs, packages)
             if self.options.use_cache:
                 cached = self.cache.get(key)
                 if cached is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -32,6 +33,23 @@ def find_tool(name: str, workspace: Path) -> str | None:
         candidate = name if os.path.isabs(name) else str(workspace / name)
         return candidate if os.access(candidate, os.X_OK) else None
     return shutil.which(name, path=search_path(workspace))
+
+
+def installed_packages_sha256(executable: str) -> str | None:
+    """Digest of the distributions installed in the virtualenv an executable lives in.
+
+    A test run depends on the project's dependencies as much as on its files: upgrading one in
+    the virtualenv must not replay a cached verdict. None when the tool is not in a virtualenv.
+    """
+    env_root = Path(os.path.realpath(os.path.dirname(executable))).parent
+    if not (env_root / "pyvenv.cfg").is_file():
+        env_root = Path(os.path.dirname(executable)).parent
+        if not (env_root / "pyvenv.cfg").is_file():
+            return None
+    names = sorted(
+        p.name for p in env_root.glob("lib/python*/site-packages/*.dist-info") if p.is_dir()
+    )
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
 
 
 class VersionCache:
