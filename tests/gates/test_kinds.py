@@ -362,3 +362,43 @@ def test_bandit_leaves_out_test_code_at_any_depth(make_repo: MakeRepo, run: Run)
     )
     security = gate(run(repo), "security")
     assert [(f.path, f.rule) for f in security.findings] == [("pkg/core.py", "B102")]
+
+
+def test_unreadable_retry_report_keeps_the_first_failures(make_repo: MakeRepo, run: Run) -> None:
+    junit = (
+        '<testsuites><testsuite><testcase classname="t" name="a">'
+        '<failure message="boom"/></testcase></testsuite></testsuites>'
+    )
+    repo = make_repo({"midcore.toml": '[gates.tests]\nkind = "pytest"\nretries = 1\n'})
+    repo.fake_tool(
+        "pytest",
+        f"""
+        for arg in "$@"; do
+          case "$arg" in --junitxml=*) out="${{arg#--junitxml=}}";; --lf) retry=1;; esac
+        done
+        if [ -n "$retry" ]; then echo 'not xml' > "$out"; else echo '{junit}' > "$out"; fi
+        exit 1
+        """,
+    )
+    tests = gate(run(repo), "tests")
+    assert tests.verdict is Verdict.failed
+    assert [t.id for t in tests.tests] == ["t.a"]
+
+
+def test_subject_is_the_state_before_gates_write_files(make_repo: MakeRepo, run: Run) -> None:
+    from midcore.gates.workspace import Workspace
+
+    repo = make_repo(
+        {
+            "midcore.toml": """
+                [gates.writer]
+                kind = "command"
+                run = ["python", "-c", "open('generated.txt', 'w').write('x')"]
+                """,
+        }
+    )
+    before = Workspace(repo.root).tree_sha256()
+    result = run(repo)
+    assert (repo.root / "generated.txt").exists()
+    assert result.workspace.tree_sha256 == before
+    assert not result.workspace.is_dirty

@@ -120,6 +120,10 @@ class _Runner:
                 result = self._plain(spec, Verdict.error, str(exc))
             except OSError as exc:
                 result = self._plain(spec, Verdict.error, f"could not start: {exc}")
+            except Exception as exc:  # one gate's surprise must not take the whole set down
+                result = self._plain(
+                    spec, Verdict.error, f"internal error: {type(exc).__name__}: {exc}"
+                )
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             result.started_at = started_at
@@ -263,6 +267,10 @@ async def run_gates(root: Path, options: RunOptions) -> GateSetResult:
     _check_names(gate_set, options.only, "--only")
     _check_names(gate_set, options.skip, "--skip")
     changed = workspace.changed_files(options.changed_since) if options.changed_since else None
+    # The subject of the verdicts is the state the gates were given, before any tool wrote files.
+    commit = workspace.head()
+    tree = workspace.tree_sha256()
+    is_dirty = workspace.is_dirty()
     runner = _Runner(workspace, gate_set, options)
     planned: list[GateResult | asyncio.Task[GateResult]] = []
     async with asyncio.TaskGroup() as group:
@@ -289,15 +297,13 @@ async def run_gates(root: Path, options: RunOptions) -> GateSetResult:
     for result in results:
         if result.stderr_tail:
             result.stderr_tail = tail(result.stderr_tail)
-    commit = workspace.head()
-    tree = workspace.tree_sha256()
     LastResults(options.data_dir, workspace.root).record(results, commit, tree)
     passed = not any(r.blocks for r in results)
     return GateSetResult(
         workspace=WorkspaceState(
             path=str(workspace.root),
             git_commit=commit,
-            is_dirty=workspace.is_dirty(),
+            is_dirty=is_dirty,
             tree_sha256=tree,
         ),
         config_source=gate_set.source,

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from midcore.sandbox import build_env
@@ -57,6 +58,7 @@ class VersionCache:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._lock = threading.Lock()  # gates ask from worker threads at the same time
         self._data: dict[str, str] = {}
         if path is not None and path.is_file():
             try:
@@ -76,15 +78,16 @@ class VersionCache:
         if key in self._data:
             return self._data[key] or None
         version = _ask_version(executable, workspace, timeout)
-        self._data[key] = version or ""
-        self._save()
+        with self._lock:
+            self._data[key] = version or ""
+            self._save()
         return version
 
     def _save(self) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(self._data, sort_keys=True))
         tmp.replace(self.path)
 
