@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 MIDCORE = Path(sys.executable).parent / "midcore"
+_TMP = tempfile.gettempdir()
 
 
 def _midcore(project: Path, data_dir: Path, *args: str) -> tuple[float, dict[str, object]]:
@@ -55,7 +56,7 @@ def _direct_commands(result: dict[str, object]) -> list[list[str]]:
 def _run_direct(project: Path, commands: list[list[str]]) -> float:
     with tempfile.TemporaryDirectory(prefix="gates-bench-") as scratch:
         moved = [
-            [re.sub(r"/tmp/midcore-gate-[^/]+", scratch, part) for part in command]
+            [re.sub(re.escape(_TMP) + r"/midcore-gate-[^/]+", scratch, part) for part in command]
             for command in commands
         ]
         started = time.perf_counter()

@@ -50,7 +50,7 @@ kind = "command"
 run = ["midcore-absent-tool"]
 """
 
-TOKEN = "Zx9Qp2Lm7Rt4Vb8Nk3Hs6Jd1Fg5Wc0Ye"
+TOKEN = "Zx9Qp2Lm7Rt4Vb8Nk3Hs6Jd1Fg5Wc0Ye"  # midcore: allow-secret (a test value)
 
 
 @pytest.fixture(scope="module")
