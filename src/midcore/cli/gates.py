@@ -17,6 +17,7 @@ from rich.text import Text
 
 from midcore.cli.output import EXIT_FAILED, EXIT_USAGE, console, err_console, fail, print_json
 from midcore.config import Settings
+from midcore.errors import ConfigurationError
 from midcore.gates.models import GateResult, GateSetResult, Verdict
 from midcore.gates.readiness import Readiness, readiness
 from midcore.gates.reports import to_junit_xml, to_sarif_json
@@ -118,6 +119,8 @@ def _print_text(result: GateSetResult) -> None:
             console.print(f"  … and {hidden} more (see --format json)")
         if gate.verdict is Verdict.error and gate.stderr_tail:
             console.print(Text(gate.stderr_tail, style="dim"))
+    for warning in result.warnings:
+        err_console.print(f"midcore: warning: {warning}", markup=False, highlight=False)
     summary = result.summary
     parts = [f"{summary[v.value]} {v.value}" for v in Verdict if summary[v.value]]
     if summary["cached"]:
@@ -168,15 +171,18 @@ def run(
         changed_since=changed_since,
         use_cache=not no_cache,
     )
-    if output_format is OutputFormat.json:
-        result = asyncio.run(run_gates(root, options))
-    else:
-        # Load once up front so a bad config stops before the live display starts.
-        names = [g.name for g in load_gate_set(open_workspace(root, data_dir)).gates]
-        progress = _Progress(names)
-        options.on_progress = progress.update
-        with Live(progress, console=console, refresh_per_second=8, transient=True):
+    try:
+        if output_format is OutputFormat.json:
             result = asyncio.run(run_gates(root, options))
+        else:
+            # Load once up front so a bad config stops before the live display starts.
+            names = [g.name for g in load_gate_set(open_workspace(root, data_dir)).gates]
+            progress = _Progress(names)
+            options.on_progress = progress.update
+            with Live(progress, console=console, refresh_per_second=8, transient=True):
+                result = asyncio.run(run_gates(root, options))
+    except ConfigurationError as exc:  # bad config, unknown gate name, unusable ref
+        fail(str(exc), EXIT_USAGE)
     if junit_xml is not None:
         _write(junit_xml, to_junit_xml(result))
     if sarif is not None:
@@ -203,7 +209,10 @@ def readiness_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per gate: where it comes from, its tool, its last verdict and whether that is current."""
-    report = readiness(_workspace_path(path), _data_dir())
+    try:
+        report = readiness(_workspace_path(path), _data_dir())
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_USAGE)
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:
