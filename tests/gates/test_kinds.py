@@ -405,3 +405,32 @@ def test_subject_is_the_state_before_gates_write_files(make_repo: MakeRepo, run:
     assert (repo.root / "generated.txt").exists()
     assert result.workspace.tree_sha256 == before
     assert not result.workspace.is_dirty
+
+
+def test_pytest_imports_a_flat_layout_package_without_install(
+    make_repo: MakeRepo, run: Run
+) -> None:
+    # As in toolz: the package sits at the root, its tests inside it, nothing is installed.
+    repo = make_repo(
+        {
+            "flatpkg/__init__.py": "def double(x):\n    return 2 * x\n",
+            "flatpkg/tests/test_double.py": (
+                "from flatpkg import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+            ),
+            "midcore.toml": '[gates.tests]\nkind = "pytest"\n',
+        }
+    )
+    result = gate(run(repo), "tests")
+    assert (result.verdict, result.counts["passed"]) == (Verdict.passed, 1)
+
+
+def test_pytest_collection_errors_fail_the_gate(make_repo: MakeRepo, run: Run) -> None:
+    repo = make_repo(
+        {
+            "tests/test_broken_import.py": "import no_such_module\n\n\ndef test_x():\n    pass\n",
+            "midcore.toml": '[gates.tests]\nkind = "pytest"\n',
+        }
+    )
+    result = gate(run(repo), "tests")
+    assert result.verdict is Verdict.failed
+    assert result.counts["error"] == 1

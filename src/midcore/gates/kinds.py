@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import xml.etree.ElementTree as ET  # parses only files our own subprocess wrote
 from collections.abc import Awaitable, Callable
@@ -183,10 +184,14 @@ async def run_pytest(ctx: GateContext, tool: ToolInfo) -> GateResult:
 
     junit = ctx.scratch / "junit.xml"
     command = argv(junit)
-    proc = await execute(ctx, command)
+    # As `python -m pytest` does: the workspace root is importable, so a flat-layout project's
+    # tests find its package without an install.
+    root_on_path = os.pathsep.join(p for p in (str(ctx.root), ctx.env().get("PYTHONPATH")) if p)
+    proc = await execute(ctx, command, PYTHONPATH=root_on_path)
     if proc.returncode == 5:
         return ctx.result(Verdict.skipped, "not applicable: no tests collected", command=command)
-    if proc.returncode not in (0, 1) or not junit.is_file():
+    # 2 is pytest's "interrupted", which collection errors cause: the report lists them.
+    if proc.returncode not in (0, 1, 2) or not junit.is_file():
         return _garbage(ctx, "pytest", proc, "no JUnit report" if not junit.is_file() else "crash")
     try:
         cases = parse_junit(junit)
@@ -198,7 +203,7 @@ async def run_pytest(ctx: GateContext, tool: ToolInfo) -> GateResult:
             break
         retry_junit = ctx.scratch / f"junit-retry-{attempt + 1}.xml"
         # --lf reads the failures from our private cache dir: only failing tests run again.
-        await execute(ctx, argv(retry_junit, "--lf", "--lfnf=none"))
+        await execute(ctx, argv(retry_junit, "--lf", "--lfnf=none"), PYTHONPATH=root_on_path)
         try:
             retried = parse_junit(retry_junit)
         except (OSError, ET.ParseError):
@@ -220,8 +225,10 @@ async def run_pytest(ctx: GateContext, tool: ToolInfo) -> GateResult:
             stderr_tail=tail(proc.stdout) if bad else None,
             **fields,
         )
-    if proc.returncode == 1 and not counts["flaky"]:
-        return _garbage(ctx, "pytest", proc, "exit code 1 with no failing test in the report")
+    if proc.returncode in (1, 2) and not counts["flaky"]:
+        return _garbage(
+            ctx, "pytest", proc, f"exit code {proc.returncode} with no failing test in the report"
+        )
     if counts["flaky"]:
         return ctx.result(
             Verdict.passed,
