@@ -17,7 +17,12 @@ from midcore.config import Settings
 from midcore.db import Database
 from midcore.errors import ConfigurationError
 from midcore.health import router as health_router
-from midcore.middleware import HttpMetrics, RequestContextMiddleware
+from midcore.middleware import (
+    BodySizeLimitMiddleware,
+    HttpMetrics,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from midcore.problems import install_handlers
 from midcore.tenants.endpoints import router as members_router
 from midcore.tenants.service import bootstrap_if_empty
@@ -86,7 +91,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = CollectorRegistry()
     install_handlers(app)
+    # The last added runs first: security headers wrap everything (500s included); the request
+    # id is set before a body is refused, so that a 413 carries it.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
     for router in (health_router, auth_router, members_router, audit_router):
         app.include_router(router)
     return app

@@ -3,7 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from midcore.audit.service import record
+from midcore.auth import sessions
 from midcore.auth.dependencies import MembersManage
+from midcore.auth.schemas import SessionsRevoked
 from midcore.deps import DbSession
 from midcore.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, fetch_page
 from midcore.tenants import service
@@ -69,3 +71,23 @@ async def remove_member(user_id: str, principal: MembersManage, session: DbSessi
         details={"email": member.email, "role": member.role.value},
     )
     return Response(status_code=204)
+
+
+@router.delete("/{user_id}/sessions")
+async def revoke_member_sessions(
+    user_id: str, principal: MembersManage, session: DbSession
+) -> SessionsRevoked:
+    """Sign a member out everywhere (every browser session of theirs ends)."""
+    member = await service.get_member(session, principal, user_id)
+    # An admin cannot sign out an owner, as they cannot remove one.
+    service.check_may_grant(principal, member.role)
+    count = await sessions.revoke_user_sessions(session, user_id)
+    record(
+        session,
+        principal,
+        "member.sessions_revoke",
+        target_type="user",
+        target_id=user_id,
+        details={"revoked": count},
+    )
+    return SessionsRevoked(revoked=count)

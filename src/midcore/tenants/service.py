@@ -74,7 +74,7 @@ def _member(membership: Membership, user: User) -> Member:
     )
 
 
-def _check_may_grant(principal: Principal, role: Role) -> None:
+def check_may_grant(principal: Principal, role: Role) -> None:
     if not principal.role.includes(role):
         raise PermissionDenied(f"a {principal.role} cannot grant the role {role}")
 
@@ -82,7 +82,7 @@ def _check_may_grant(principal: Principal, role: Role) -> None:
 async def add_member(
     session: AsyncSession, principal: Principal, email: str, name: str | None, role: Role
 ) -> Member:
-    _check_may_grant(principal, role)
+    check_may_grant(principal, role)
     members = MemberRepository(session)
     email = email.lower()
     user = await members.get_user_by_email(email)
@@ -120,8 +120,8 @@ async def change_role(
     membership, user = await _get_member(session, principal, user_id)
     previous = Role(membership.role)
     # Raising or lowering someone is only allowed within the caller's own reach.
-    _check_may_grant(principal, role)
-    _check_may_grant(principal, previous)
+    check_may_grant(principal, role)
+    check_may_grant(principal, previous)
     if role != previous and previous is Role.owner:
         await _check_keeps_an_owner(session, membership)
     membership.role = role.value
@@ -132,12 +132,16 @@ async def change_role(
 
 async def remove_member(session: AsyncSession, principal: Principal, user_id: str) -> Member:
     membership, user = await _get_member(session, principal, user_id)
-    _check_may_grant(principal, Role(membership.role))
+    check_may_grant(principal, Role(membership.role))
     await _check_keeps_an_owner(session, membership)
     removed = _member(membership, user)
     await session.delete(membership)
     await session.flush()
     return removed
+
+
+async def get_member(session: AsyncSession, principal: Principal, user_id: str) -> Member:
+    return _member(*await _get_member(session, principal, user_id))
 
 
 def member_from_row(row: tuple[Membership, User]) -> Member:
