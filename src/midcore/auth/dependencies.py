@@ -14,7 +14,7 @@ from midcore.auth import sessions
 from midcore.auth.models import UserSession
 from midcore.auth.principal import Principal
 from midcore.auth.roles import Permission
-from midcore.auth.service import KeyRejected, authenticate_key
+from midcore.auth.service import KeyRejected, authenticate_key, touch_key
 from midcore.config import Settings
 from midcore.db import Database
 from midcore.deps import DatabaseDep, DbSession, SettingsDep
@@ -56,18 +56,20 @@ async def _authenticate_key(
         )
         exc.headers = {"WWW-Authenticate": "Bearer"}
         raise
-    wanted = request.headers.get(sessions.TENANT_HEADER)
-    if wanted:
-        # A key is bound to its tenant: naming any other one is the same 404 as a missing tenant.
-        tenant = await TenantRepository(session).get_current(principal)
-        if wanted not in (tenant.slug, tenant.id):
-            raise sessions.TenantNotFound(f"no tenant {wanted!r} for this API key")
+    assert principal.api_key_id is not None
     await ratelimit.hit(
         database,
         f"api_key:{principal.api_key_id}",
         settings.rate_limit_per_api_key,
         settings.rate_limit_window_seconds,
     )
+    await touch_key(database, principal.api_key_id)
+    wanted = request.headers.get(sessions.TENANT_HEADER)
+    if wanted:
+        # A key is bound to its tenant: naming any other one is the same 404 as a missing tenant.
+        tenant = await TenantRepository(session).get_current(principal)
+        if wanted not in (tenant.slug, tenant.id):
+            raise sessions.TenantNotFound(f"no tenant {wanted!r} for this API key")
     return principal
 
 
@@ -106,6 +108,7 @@ async def _session_from_cookie(
             f"a write with a session cookie needs the {sessions.CSRF_HEADER} header "
             "(its value is in GET /api/v1/auth/me)"
         )
+    await sessions.touch_session(database, user_session)
     return user_session
 
 

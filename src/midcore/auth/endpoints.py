@@ -120,6 +120,7 @@ async def login(
             client_ip=ip,
         )
         raise
+    sessions.upgrade_hash(user, body.password)
     user_session, token = await sessions.start_session(
         session,
         user_id=user.id,

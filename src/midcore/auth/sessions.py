@@ -20,7 +20,7 @@ from midcore.auth.passwords import hash_password, needs_rehash, verify_password
 from midcore.auth.principal import Principal
 from midcore.auth.roles import Role
 from midcore.config import Settings
-from midcore.db import utcnow
+from midcore.db import Database, utcnow
 from midcore.errors import AuthenticationRequired, InvalidCredentials, NotFound, PermissionDenied
 from midcore.tenants.models import Membership, Tenant, User
 from midcore.tenants.repository import MemberRepository, TenantRepository
@@ -75,10 +75,14 @@ async def check_password(session: AsyncSession, email: str, password: str) -> Us
     user = await MemberRepository(session).get_user_by_email(email.strip().lower())
     if not verify_password(password, user.password_hash if user else None):
         raise InvalidCredentials("the email or the password is wrong")
-    assert user is not None and user.password_hash is not None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password, min_length=0)
+    assert user is not None
     return user
+
+
+def upgrade_hash(user: User, password: str) -> None:
+    """After a successful sign-in: re-hash with today's parameters if they changed."""
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password, min_length=0)
 
 
 async def set_password(
@@ -160,9 +164,19 @@ async def resolve_session(session: AsyncSession, token: str, settings: Settings)
         raise SessionRejected("the session has expired; sign in again", *ids)
     if now - user_session.last_seen_at >= timedelta(seconds=settings.session_idle_seconds):
         raise SessionRejected("the session expired after inactivity; sign in again", *ids)
-    if now - user_session.last_seen_at >= LAST_SEEN_PRECISION:
-        user_session.last_seen_at = now
     return user_session
+
+
+async def touch_session(database: Database, user_session: UserSession) -> None:
+    """Record activity (what idle expiry counts from), in its own short transaction: the
+    request's transaction stays free of writes so that denials can be recorded beside it."""
+    now = utcnow()
+    if now - user_session.last_seen_at < LAST_SEEN_PRECISION:
+        return
+    async with database.session() as session:
+        await session.execute(
+            update(UserSession).where(UserSession.id == user_session.id).values(last_seen_at=now)
+        )
 
 
 async def principal_for(
