@@ -25,6 +25,7 @@ from midcore.middleware import (
 )
 from midcore.problems import install_handlers
 from midcore.tenants.endpoints import router as members_router
+from midcore.tenants.endpoints import sso_router as tenant_sso_router
 from midcore.tenants.service import bootstrap_if_empty
 
 logger = logging.getLogger("midcore")
@@ -100,6 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
-    for router in (health_router, auth_router, members_router, audit_router):
+    for router in (health_router, auth_router, members_router, tenant_sso_router, audit_router):
         app.include_router(router)
     return app

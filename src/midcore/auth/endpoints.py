@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from midcore import ratelimit
 from midcore.audit.service import record, record_denial
-from midcore.auth import sessions
+from midcore.auth import oidc, sessions
 from midcore.auth.dependencies import ApiKeysManage, CurrentUserSession, SelfRead, client_ip
 from midcore.auth.models import ApiKey, UserSession
 from midcore.auth.principal import Principal
@@ -249,3 +250,107 @@ async def revoke_api_key(key_id: str, principal: ApiKeysManage, session: DbSessi
     if revoked_now:
         record(session, principal, "api_key.revoke", target_type="api_key", target_id=key_id)
     return ApiKeyRead.model_validate(api_key)
+
+
+def _redirect_uri(request: Request, settings: Settings) -> str:
+    base = settings.public_url or str(request.base_url)
+    return base.rstrip("/") + oidc.CALLBACK_PATH
+
+
+@router.get(
+    "/auth/sso/login",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "To the identity provider."}, 404: {}, 429: {}, 503: {}},
+)
+async def sso_login(
+    request: Request,
+    session: DbSession,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    tenant: str = Query(min_length=1, max_length=64, description="Slug of the tenant."),
+) -> RedirectResponse:
+    """Start signing in with the tenant's identity provider (a browser navigates here)."""
+    await ratelimit.hit(
+        database,
+        f"sign_in:{client_ip(request)}",
+        settings.rate_limit_sign_in_per_ip,
+        settings.rate_limit_window_seconds,
+    )
+    url, state = await oidc.begin(session, tenant, _redirect_uri(request, settings), settings)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        oidc.STATE_COOKIE,
+        state,
+        max_age=int(oidc.STATE_LIFETIME.total_seconds()),
+        path="/api/v1/auth/sso",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.get(
+    "/auth/sso/callback",
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={303: {"description": "Signed in: on to the app."}, 401: {}, 403: {}, 503: {}},
+)
+async def sso_callback(
+    request: Request,
+    session: DbSession,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    code: str | None = Query(None, max_length=2048),
+    state: str | None = Query(None, max_length=128),
+    error: str | None = Query(None, max_length=200),
+) -> RedirectResponse:
+    """Where the identity provider sends the browser back; sets the session cookie."""
+    ip = client_ip(request)
+    await ratelimit.hit(
+        database,
+        f"sign_in:{ip}",
+        settings.rate_limit_sign_in_per_ip,
+        settings.rate_limit_window_seconds,
+    )
+    tenant_id: str | None = None
+    try:
+        pending = await oidc.take_pending(database, state, request.cookies.get(oidc.STATE_COOKIE))
+        tenant_id = pending.tenant_id
+        if error or not code:
+            raise oidc.SsoFailed(f"the identity provider answered: {error or 'no code'}")
+        signed_in = await oidc.complete(session, pending, code, settings)
+    except MidcoreError as exc:
+        await record_denial(
+            database,
+            None,
+            "auth.sso_login",
+            outcome="failure",
+            details={"reason": exc.detail, "code": exc.code},
+            tenant_id=tenant_id,
+            client_ip=ip,
+        )
+        raise
+    user_session, token = await sessions.start_session(
+        session,
+        user_id=signed_in.user.id,
+        tenant_id=signed_in.membership.tenant_id,
+        method="sso",
+        client_ip=ip,
+        settings=settings,
+    )
+    principal = _session_principal(user_session, Role(signed_in.membership.role))
+    record(
+        session,
+        principal,
+        "auth.sso_login",
+        target_type="session",
+        target_id=user_session.id,
+        details={"issuer": signed_in.provider.issuer, "subject": signed_in.subject},
+        client_ip=ip,
+    )
+    response = RedirectResponse(settings.sso_success_url, status_code=303)
+    set_session_cookie(response, token, settings)
+    response.delete_cookie(oidc.STATE_COOKIE, path="/api/v1/auth/sso")
+    return response

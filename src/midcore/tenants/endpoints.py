@@ -4,14 +4,14 @@ from fastapi import APIRouter, Query, Response
 
 from midcore.audit.service import record
 from midcore.auth import sessions
-from midcore.auth.dependencies import MembersManage
+from midcore.auth.dependencies import MembersManage, TenantSettings
 from midcore.auth.schemas import SessionsRevoked
 from midcore.deps import DbSession
 from midcore.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, fetch_page
 from midcore.tenants import service
 from midcore.tenants.models import Membership
 from midcore.tenants.repository import MemberRepository
-from midcore.tenants.schemas import Member, MemberCreate, MemberUpdate
+from midcore.tenants.schemas import Member, MemberCreate, MemberUpdate, TenantSso, TenantSsoUpdate
 
 router = APIRouter(prefix="/api/v1/members", tags=["access"])
 
@@ -91,3 +91,31 @@ async def revoke_member_sessions(
         details={"revoked": count},
     )
     return SessionsRevoked(revoked=count)
+
+
+sso_router = APIRouter(prefix="/api/v1/tenant/sso", tags=["access"])
+
+
+@sso_router.get("")
+async def read_sso(principal: TenantSettings, session: DbSession) -> TenantSso:
+    """The tenant's SSO configuration (the client secret is never shown)."""
+    return await service.read_sso(session, principal)
+
+
+@sso_router.put("")
+async def put_sso(
+    body: TenantSsoUpdate, principal: TenantSettings, session: DbSession
+) -> TenantSso:
+    """Create or replace the tenant's SSO configuration; an omitted secret keeps the old one."""
+    config = await service.put_sso(session, principal, body)
+    details = body.model_dump(mode="json", exclude={"client_secret"})
+    record(session, principal, "tenant.sso_update", target_type="tenant", details=details)
+    return config
+
+
+@sso_router.delete("", status_code=204)
+async def delete_sso(principal: TenantSettings, session: DbSession) -> Response:
+    """Turn SSO off for the tenant; existing sessions stay until they end."""
+    await service.delete_sso(session, principal)
+    record(session, principal, "tenant.sso_delete", target_type="tenant")
+    return Response(status_code=204)
