@@ -23,7 +23,7 @@ from midcore.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from midcore.problems import install_handlers
+from midcore.problems import install_handlers, install_openapi
 from midcore.tenants.endpoints import router as members_router
 from midcore.tenants.endpoints import sso_router as tenant_sso_router
 from midcore.tenants.service import bootstrap_if_empty
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = CollectorRegistry()
     install_handlers(app)
+    install_openapi(app)
     # The last added runs first: security headers wrap everything (500s included); the request
     # id is set before a body is refused, so that a 413 carries it.
     app.add_middleware(

@@ -107,3 +107,69 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MidcoreError, _midcore_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An error, as RFC 9457 problem details.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code", "request_id"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "errors": {
+            "type": "array",
+            "description": "For validation problems: what is wrong, field by field.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI schema say what the API does: every error is problem+json.
+
+    FastAPI documents validation errors as its own JSON shape; here every 4xx/5xx (and a
+    `default` for the statuses an operation does not list) points at the Problem schema.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = _PROBLEM_SCHEMA
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if status[0] in "45":
+                    response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_REF}}
+            responses.setdefault(
+                "default",
+                {
+                    "description": "An error, as RFC 9457 problem+json.",
+                    "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+                },
+            )
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI caches the schema it generates; documenting it again changes nothing.
+        return document_problems(generate())
+
+    app.openapi = openapi  # type: ignore[method-assign]
