@@ -26,6 +26,22 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+# Per request: whether a denial (401/403) has been written to the audit trail yet. A mutable
+# holder, so that a mark made anywhere in the request is seen by the error handler.
+_denial_recorded: ContextVar[list[bool] | None] = ContextVar("midcore_denial", default=None)
+
+
+def mark_denial_recorded() -> None:
+    holder = _denial_recorded.get()
+    if holder is not None:
+        holder[0] = True
+
+
+def is_denial_recorded() -> bool:
+    holder = _denial_recorded.get()
+    return bool(holder and holder[0])
+
+
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
@@ -56,6 +72,7 @@ class RequestContextMiddleware:
         supplied = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = supplied if _CLIENT_REQUEST_ID.match(supplied) else new_id()
         token = _request_id.set(request_id)
+        denial_token = _denial_recorded.set([False])
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -84,6 +101,7 @@ class RequestContextMiddleware:
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
             _request_id.reset(token)
+            _denial_recorded.reset(denial_token)
 
 
 async def _send_internal_error(send: Send, request_id: str) -> None:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from midcore.errors import MidcoreError
-from midcore.middleware import current_request_id
+from midcore.middleware import current_request_id, is_denial_recorded
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://midcore.dev/problems/"
@@ -75,8 +75,31 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
-async def _midcore_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _audit_denial(request: Request, exc: MidcoreError) -> None:
+    """Every 401 and 403 is audited: those the auth layer did not record already (a service
+    refusing a role change, say) are recorded here, in the caller's name when known."""
+    if is_denial_recorded():
+        return
+    from midcore.audit.service import record_denial
+
+    principal = getattr(request.state, "principal", None)
+    try:
+        await record_denial(
+            request.app.state.db,
+            principal,
+            f"{request.method} {request.url.path}",
+            outcome="denied" if exc.status == 403 else "unauthenticated",
+            details={"reason": exc.detail, "code": exc.code},
+            client_ip=request.client.host if request.client else None,
+        )
+    except Exception:  # the answer still goes out; the log says the audit failed
+        logger.exception("could not audit a denial")
+
+
+async def _midcore_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MidcoreError)
+    if exc.status in (401, 403):
+        await _audit_denial(request, exc)
     return problem_response(
         exc.status, exc.code, exc.detail, title=exc.title, headers=exc.headers, extra=exc.extra
     )

@@ -133,14 +133,19 @@ async def authenticate(
     """API key first (bound to its tenant), then the session cookie (in the active tenant)."""
     plaintext = _presented_key(request)
     if plaintext is not None:
-        return await _authenticate_key(request, session, database, settings, plaintext)
+        principal = await _authenticate_key(request, session, database, settings, plaintext)
+        # The error handler audits denials raised further in, in this caller's name.
+        request.state.principal = principal
+        return principal
     token = request.cookies.get(sessions.COOKIE_NAME)
     if token:
         user_session = await _session_from_cookie(request, session, database, settings, token)
         try:
-            return await sessions.principal_for(
+            principal = await sessions.principal_for(
                 session, user_session, request.headers.get(sessions.TENANT_HEADER)
             )
+            request.state.principal = principal
+            return principal
         except sessions.NoMembership as exc:
             await record_denial(
                 database,
