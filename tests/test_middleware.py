@@ -134,3 +134,37 @@ async def _tenant(app: FastAPI) -> TenantKeys:
     tenant = await make_tenant(app.state.db, "acme")
     assert Role.owner in tenant.keys
     return tenant
+
+
+async def test_a_content_length_that_is_not_a_number(small_app: FastAPI) -> None:
+    """Sent straight to the ASGI app: HTTP clients refuse to send such a header."""
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/api-keys",
+        "raw_path": b"/api/v1/api-keys",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"12abc")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("midcore.test", 80),
+        "state": {},
+    }
+    await small_app(scope, receive, send)  # type: ignore[arg-type]
+    start = sent[0]
+    assert start["status"] == 400
+    headers = dict(start["headers"])  # type: ignore[call-overload]
+    assert headers[b"content-type"] == b"application/problem+json"
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert b"Content-Length" in sent[1]["body"]  # type: ignore[operator]

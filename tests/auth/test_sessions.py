@@ -88,6 +88,14 @@ class TestLogin:
         response = await client.post(LOGIN, json={"email": "sso@acme.test", "password": "x"})
         assert_problem(response, 401, "invalid_credentials")
 
+    async def test_user_without_a_tenant(
+        self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys
+    ) -> None:
+        await add_user(app.state.db, "ada@acme.test", {})
+        response = await client.post(LOGIN, json={"email": "ada@acme.test", "password": PASSWORD})
+        assert_problem(response, 403, "no_membership")
+        assert "set-cookie" not in response.headers
+
     async def test_invalid_input(self, client: httpx.AsyncClient) -> None:
         response = await client.post(LOGIN, json={"email": "ada@acme.test"})
         body = assert_problem(response, 422, "validation_failed")
@@ -356,6 +364,15 @@ class TestLogout:
 
 
 class TestRevokeSessions:
+    async def test_anonymous_and_api_key(
+        self, client: httpx.AsyncClient, tenant: TenantKeys
+    ) -> None:
+        url = "/api/v1/auth/sessions/revoke-all"
+        assert_problem(await client.post(url), 401, "authentication_required")
+        assert_problem(
+            await client.post(url, headers=tenant.headers()), 401, "authentication_required"
+        )
+
     async def test_sign_out_everywhere(
         self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys
     ) -> None:
