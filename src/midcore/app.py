@@ -24,6 +24,7 @@ from midcore.middleware import (
     SecurityHeadersMiddleware,
 )
 from midcore.problems import install_handlers, install_openapi
+from midcore.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter
 from midcore.tenants.endpoints import router as members_router
 from midcore.tenants.endpoints import sso_router as tenant_sso_router
 from midcore.tenants.service import bootstrap_if_empty
@@ -73,10 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.resolved_database_url)
         app.state.db = database
+        counter: Counter = (
+            RedisCounter(settings.rate_limit_redis_url)
+            if settings.rate_limit_redis_url
+            else DatabaseCounter(database)
+        )
+        app.state.rate_limiter = RateLimiter(counter, settings.rate_limit_window_seconds)
         try:
             await prepare_database(database, settings)
             yield
         finally:
+            await app.state.rate_limiter.close()
             await database.dispose()
 
     docs_enabled = not settings.is_production

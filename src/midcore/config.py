@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     rate_limit_window_seconds: int = Field(default=60, ge=1)
     rate_limit_sign_in_per_ip: int = Field(default=10, ge=0)
     rate_limit_per_api_key: int = Field(default=1200, ge=0)
+    # Count in Redis instead of the database (needs the `redis` extra).
+    rate_limit_redis_url: str | None = None
     # Request bodies: JSON and forms, and uploads (multipart, audio, octet-stream).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)

@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from midcore import ratelimit
 from midcore.audit.service import record_denial
 from midcore.auth import sessions
 from midcore.auth.models import UserSession
@@ -19,6 +18,7 @@ from midcore.config import Settings
 from midcore.db import Database
 from midcore.deps import DatabaseDep, DbSession, SettingsDep
 from midcore.errors import AuthenticationRequired, PermissionDenied
+from midcore.ratelimit import RateLimiter
 from midcore.tenants.repository import TenantRepository
 
 
@@ -57,12 +57,8 @@ async def _authenticate_key(
         exc.headers = {"WWW-Authenticate": "Bearer"}
         raise
     assert principal.api_key_id is not None
-    await ratelimit.hit(
-        database,
-        f"api_key:{principal.api_key_id}",
-        settings.rate_limit_per_api_key,
-        settings.rate_limit_window_seconds,
-    )
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.hit(f"api_key:{principal.api_key_id}", settings.rate_limit_per_api_key)
     await touch_key(database, principal.api_key_id)
     wanted = request.headers.get(sessions.TENANT_HEADER)
     if wanted:

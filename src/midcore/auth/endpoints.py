@@ -4,7 +4,6 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from midcore import ratelimit
 from midcore.audit.service import record, record_denial
 from midcore.auth import oidc, sessions
 from midcore.auth.dependencies import ApiKeysManage, CurrentUserSession, SelfRead, client_ip
@@ -24,7 +23,7 @@ from midcore.auth.schemas import (
 )
 from midcore.auth.service import create_key_for, revoke_key
 from midcore.config import Settings
-from midcore.deps import DatabaseDep, DbSession, SettingsDep
+from midcore.deps import DatabaseDep, DbSession, RateLimiterDep, SettingsDep
 from midcore.errors import MidcoreError
 from midcore.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, fetch_page
 from midcore.tenants.repository import MemberRepository, TenantRepository
@@ -94,15 +93,11 @@ async def login(
     session: DbSession,
     database: DatabaseDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
 ) -> Me:
     """Sign in with email and password: sets the session cookie; the body has the CSRF token."""
     ip = client_ip(request)
-    await ratelimit.hit(
-        database,
-        f"sign_in:{ip}",
-        settings.rate_limit_sign_in_per_ip,
-        settings.rate_limit_window_seconds,
-    )
+    await limiter.hit(f"sign_in:{ip}", settings.rate_limit_sign_in_per_ip)
     try:
         user = await sessions.check_password(session, body.email, body.password)
         tenant, membership = await sessions.landing_tenant(session, user, body.tenant)
@@ -266,17 +261,13 @@ def _redirect_uri(request: Request, settings: Settings) -> str:
 async def sso_login(
     request: Request,
     session: DbSession,
-    database: DatabaseDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
     tenant: str = Query(min_length=1, max_length=64, description="Slug of the tenant."),
 ) -> RedirectResponse:
     """Start signing in with the tenant's identity provider (a browser navigates here)."""
-    await ratelimit.hit(
-        database,
-        f"sign_in:{client_ip(request)}",
-        settings.rate_limit_sign_in_per_ip,
-        settings.rate_limit_window_seconds,
-    )
+    # Password and SSO sign-in share one budget per client IP.
+    await limiter.hit(f"sign_in:{client_ip(request)}", settings.rate_limit_sign_in_per_ip)
     url, state = await oidc.begin(session, tenant, _redirect_uri(request, settings), settings)
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(
@@ -302,18 +293,14 @@ async def sso_callback(
     session: DbSession,
     database: DatabaseDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
     code: str | None = Query(None, max_length=2048),
     state: str | None = Query(None, max_length=128),
     error: str | None = Query(None, max_length=200),
 ) -> RedirectResponse:
     """Where the identity provider sends the browser back; sets the session cookie."""
     ip = client_ip(request)
-    await ratelimit.hit(
-        database,
-        f"sign_in:{ip}",
-        settings.rate_limit_sign_in_per_ip,
-        settings.rate_limit_window_seconds,
-    )
+    await limiter.hit(f"sign_in:{ip}", settings.rate_limit_sign_in_per_ip)
     tenant_id: str | None = None
     try:
         pending = await oidc.take_pending(database, state, request.cookies.get(oidc.STATE_COOKIE))
