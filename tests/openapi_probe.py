@@ -31,7 +31,8 @@ class Operation:
     json_body: Any | None
     has_body: bool
     is_body_complete: bool = True  # False when some part of the body could not be built
-    unknown_params: list[str] = field(default_factory=list)
+    # Top-level fields of its success answer: a POST that answers `run_id` makes runs.
+    answers_fields: set[str] = field(default_factory=set)
 
     def url(self, ids: Mapping[str, str], fallback: str) -> str:
         path = self.path
@@ -125,7 +126,14 @@ def operations(schema: dict[str, Any]) -> Iterator[Operation]:
                     json_body = builder.example(content["application/json"].get("schema", {}))
                 else:
                     builder.complete = False  # uploads and forms: sent without a body
+            answers: set[str] = set()
+            for status, response in spec.get("responses", {}).items():
+                if status.startswith("2"):
+                    for media in response.get("content", {}).values():
+                        answer = builder.resolve(media.get("schema", {}))
+                        answers.update(answer.get("properties", {}))
             yield Operation(
+                answers_fields=answers,
                 method=method.upper(),
                 path=path,
                 path_params=[p["name"] for p in parameters if p["in"] == "path"],

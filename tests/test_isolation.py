@@ -60,12 +60,39 @@ async def _member(_app: FastAPI, victim: Victim) -> str:
     return victim.user_id
 
 
-# Run last: they end the caller's own session, which the other operations need.
+async def _discover_victim_objects(
+    client: httpx.AsyncClient,
+    schema: dict[str, object],
+    tenant: TenantKeys,
+    ids: dict[str, str],
+) -> None:
+    """For a path parameter with no factory, try the POST that answers a field of that name
+    (POST /runs answering `run_id`, say) with a request built from the schema, as acme's owner."""
+    all_operations = list(operations(schema))
+    wanted = {p for op in all_operations for p in op.path_params} - set(ids)
+    for name in sorted(wanted):
+        for op in all_operations:
+            if op.method != "POST" or op.path_params or name not in op.answers_fields:
+                continue
+            response = await client.post(
+                op.path, params=op.query, json=op.json_body, headers=tenant.headers(Role.owner)
+            )
+            if response.is_success and isinstance(response.json().get(name), str):
+                ids[name] = response.json()[name]
+                break
+
+
 _ENDS_SESSION = ("/auth/logout", "/auth/sessions/revoke-all")
 
 
 def _ordered(schema: dict[str, object]) -> list[Operation]:
-    return sorted(operations(schema), key=lambda op: op.path.endswith(_ENDS_SESSION))  # type: ignore[arg-type]
+    """Operations on acme's objects first: the others may create things in globex (adding
+    acme's member to globex, say) that would make acme's ids globex's too. Last, those that end
+    the caller's own session, which every other operation needs."""
+    return sorted(
+        operations(schema),  # type: ignore[arg-type]
+        key=lambda op: (op.path.endswith(_ENDS_SESSION), not op.path_params),
+    )
 
 
 @pytest.mark.parametrize("credential", ["api_key", "session"])
@@ -81,6 +108,8 @@ async def test_another_tenant_cannot_reach_objects(
         user_id=await add_user(app.state.db, VICTIM_EMAIL, {tenant.tenant_id: Role.developer}),
     )
     ids = {name: await factory(app, victim) for name, factory in VICTIM_OBJECTS.items()}
+    schema = app.openapi()
+    await _discover_victim_objects(client, schema, tenant, ids)
     secrets = {tenant.tenant_id, victim.user_id, VICTIM_EMAIL, *tenant.key_ids.values()}
 
     if credential == "api_key":
@@ -92,7 +121,6 @@ async def test_another_tenant_cannot_reach_objects(
     failures: list[str] = []
     strict = 0
     unknown: set[str] = set()
-    schema = app.openapi()
     for op in _ordered(schema):
         missing = [p for p in op.path_params if p not in ids]
         unknown.update(missing)
