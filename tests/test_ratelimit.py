@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -54,8 +55,9 @@ async def make_counter(
 
 
 async def test_processes_share_one_count(make_counter: Callable[[], Counter]) -> None:
-    first = RateLimiter(make_counter(), window_seconds=3600)
-    second = RateLimiter(make_counter(), window_seconds=3600)
+    now = time.time()
+    first = RateLimiter(make_counter(), window_seconds=3600, clock=lambda: now)
+    second = RateLimiter(make_counter(), window_seconds=3600, clock=lambda: now)
     bucket = f"test:{new_id()}"
     await first.hit(bucket, limit=3)
     await second.hit(bucket, limit=3)
@@ -78,6 +80,8 @@ async def test_the_app_counts_in_redis_when_configured(settings: Settings) -> No
     app = create_app(configured)
     async with app.router.lifespan_context(app):
         assert isinstance(app.state.rate_limiter.counter, RedisCounter)
+        now = time.time()
+        app.state.rate_limiter.clock = lambda: now
         tenant = await make_tenant(app.state.db, "acme")
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -85,15 +86,18 @@ class RedisCounter:
 
 
 class RateLimiter:
-    def __init__(self, counter: Counter, window_seconds: int) -> None:
+    def __init__(
+        self, counter: Counter, window_seconds: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self.counter = counter
         self.window_seconds = window_seconds
+        self.clock = clock  # tests hold it still, so that no window ends in the middle
 
     async def hit(self, bucket: str, limit: int) -> None:
         """Count one request in `bucket`; raise RateLimited (429) past `limit` in this window."""
         if limit <= 0:
             return
-        now = time.time()
+        now = self.clock()
         window = int(now // self.window_seconds)
         resets_at = (window + 1) * self.window_seconds
         count = await self.counter.increment(f"{bucket}:{window}", resets_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
@@ -27,6 +28,12 @@ async def _audit(app: FastAPI, **where: str) -> list[AuditEvent]:
         for column, value in where.items():
             statement = statement.where(getattr(AuditEvent, column) == value)
         return list((await session.scalars(statement)).all())
+
+
+def hold_the_clock(app: FastAPI) -> None:
+    """Counting happens in one window whatever the time the test takes."""
+    now = time.time()
+    app.state.rate_limiter.clock = lambda: now
 
 
 async def _age_sessions(app: FastAPI, user_id: str, **values: object) -> None:
@@ -125,6 +132,7 @@ class TestLogin:
         self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys
     ) -> None:
         app.state.settings.rate_limit_sign_in_per_ip = 3
+        hold_the_clock(app)
         await add_user(app.state.db, "ada@acme.test", {tenant.tenant_id: Role.admin})
         for _ in range(3):
             response = await client.post(LOGIN, json={"email": "ada@acme.test", "password": "x"})
@@ -415,6 +423,7 @@ class TestApiKeyRateLimit:
         self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys
     ) -> None:
         app.state.settings.rate_limit_per_api_key = 2
+        hold_the_clock(app)
         for _ in range(2):
             assert (await client.get(ME, headers=tenant.headers())).status_code == 200
         limited = await client.get(ME, headers=tenant.headers())
