@@ -247,6 +247,15 @@ class TestSsoSignIn:
         assert "access_denied" in str(body["detail"])
         assert_problem(await client.get(oidc.CALLBACK_PATH), 401, "sso_failed")
 
+    async def test_provider_unreachable(
+        self, client: httpx.AsyncClient, tenant: TenantKeys
+    ) -> None:
+        from tests.e2e.conftest import free_port
+
+        await configure(client, tenant, f"http://127.0.0.1:{free_port()}")
+        response = await client.get(LOGIN, params={"tenant": "acme"})
+        assert_problem(response, 503, "identity_provider_unavailable")
+
     async def test_tenant_without_sso(self, client: httpx.AsyncClient, tenant: TenantKeys) -> None:
         for name in ("acme", "no-such-tenant"):
             response = await client.get(LOGIN, params={"tenant": name})
