@@ -60,6 +60,52 @@ async def _member(_app: FastAPI, victim: Victim) -> str:
     return victim.user_id
 
 
+async def _victim_run(app: FastAPI, victim: Victim) -> tuple[str, str]:
+    """A queued run of acme's (never dispatched, so it stays put while the matrix walks)."""
+    from midcore.auth.principal import Principal
+    from midcore.runs.schemas import RunCreate
+    from midcore.runs.service import start_run
+
+    settings = app.state.settings
+    workspace = settings.workspace_roots[0] / "victim"
+    workspace.mkdir(parents=True, exist_ok=True)
+    body = RunCreate.model_validate(
+        {
+            "task": "victim",
+            "workspace": {"path": str(workspace)},
+            "agent": {"kind": "command", "command": ["true"]},
+        }
+    )
+    principal = Principal(victim.tenant.tenant_id, Role.owner, "test")
+    async with app.state.db.session() as session:
+        run, _ = await start_run(session, principal, body, settings, None)
+        return run.id, run.session_id
+
+
+@victim_object("run_id")
+async def _run(app: FastAPI, victim: Victim) -> str:
+    return (await _victim_run(app, victim))[0]
+
+
+@victim_object("session_id")
+async def _session(app: FastAPI, victim: Victim) -> str:
+    return (await _victim_run(app, victim))[1]
+
+
+@victim_object("entry_id")
+async def _evidence_entry(app: FastAPI, victim: Victim) -> str:
+    from midcore.evidence import statements
+
+    statement = statements.statement(
+        [statements.subject("victim", sha256="0" * 64)],
+        statements.RUN_PREDICATE,
+        {"runId": "victim"},
+    )
+    async with app.state.db.session() as session:
+        entry = await app.state.evidence_service.append(session, victim.tenant.tenant_id, statement)
+        return str(entry.id)
+
+
 async def _discover_victim_objects(
     client: httpx.AsyncClient,
     schema: dict[str, object],

@@ -12,7 +12,7 @@ from midcore.app import create_app
 from midcore.auth.roles import Role
 from midcore.config import Environment, Settings
 from tests.conftest import TenantKeys
-from tests.test_app import assert_problem
+from tests.test_app import STRONG_SECRET, assert_problem
 
 
 class TestSecurityHeaders:
@@ -44,7 +44,7 @@ class TestSecurityHeaders:
         production = settings.model_copy(
             update={
                 "env": Environment.production,
-                "secret_key": "k3Jq9vTz2LmX8pR4wYc6NbH1sDfG5aQe7UoIiPl0",
+                "secret_key": STRONG_SECRET,
             }
         )
         app = create_app(production)

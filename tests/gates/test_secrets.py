@@ -55,10 +55,18 @@ def test_finds_each_kind(line: str, rule: str) -> None:
         'aws_key = "AKIAIOSFODNN7EXAMPLE"',
         f'API_TOKEN = "{TOKEN}"  # midcore: allow-secret',
         'digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"',
+        # toolz's setup.py: an author is not auth, and an address is not a secret
+        "      author='https://raw.github.com/pytoolz/toolz/master/AUTHORS.md',",
+        'auth_url = "https://login.example.org/oauth2/v2.0/authorize?tenant=9fK2x"',
     ],
 )
 def test_ignores_placeholders_and_plain_values(line: str) -> None:
     assert scan_text(line + "\n", "conf.py") == []
+
+
+def test_credentials_inside_a_url_are_found() -> None:
+    line = 'auth_url = "https://deploy:Zq8vN2xL5pR7tK9w@git.internal/repo.git"'
+    assert [f.rule_name for f in scan_text(line + "\n", "conf.py")] == ["high-entropy-assignment"]
 
 
 def test_entropy() -> None:
