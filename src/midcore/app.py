@@ -21,6 +21,7 @@ from midcore.middleware import HttpMetrics, RequestContextMiddleware
 from midcore.problems import install_handlers
 from midcore.tenants.endpoints import router as members_router
 from midcore.tenants.service import bootstrap_if_empty
+from midcore.voice.endpoints import router as voice_router
 
 logger = logging.getLogger("midcore")
 
@@ -89,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
     for router in (health_router, auth_router, members_router, audit_router):
         app.include_router(router)
+    app.include_router(voice_router)
     return app

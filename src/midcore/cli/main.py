@@ -13,7 +13,7 @@ try:  # newer typer releases vendor click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
-from midcore.cli import admin, db, serve
+from midcore.cli import admin, db, serve, voice
 from midcore.cli.output import EXIT_USAGE
 from midcore.errors import ConfigurationError, MidcoreError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
+app.add_typer(voice.app, name="voice")
 
 
 def _version(value: bool) -> None:

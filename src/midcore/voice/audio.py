@@ -123,7 +123,9 @@ def decode(data: bytes, limits: AudioLimits, *, ffmpeg: str = "ffmpeg") -> Audio
         )
     kind = sniff(data)
     if kind is None:
-        raise AudioFormatUnsupported(f"the upload is not audio in a known format: send {_SUPPORTED}")
+        raise AudioFormatUnsupported(
+            f"the upload is not audio in a known format: send {_SUPPORTED}"
+        )
     if kind == "wav":
         _check_wav_complete(data)
     audio = _read_direct(data, kind, limits) if kind in DIRECT_FORMATS else None
@@ -213,7 +215,9 @@ def _read_with_ffmpeg(data: bytes, kind: str, limits: AudioLimits, ffmpeg: str) 
                 command, capture_output=True, timeout=_FFMPEG_TIMEOUT_SECONDS, check=False
             )
         except subprocess.TimeoutExpired as exc:
-            raise AudioUnreadable(f"ffmpeg did not finish decoding the {kind.upper()} file") from exc
+            raise AudioUnreadable(
+                f"ffmpeg did not finish decoding the {kind.upper()} file"
+            ) from exc
     if result.returncode != 0:
         reason = result.stderr.decode(errors="replace").strip().splitlines()
         last = reason[-1] if reason else f"exit status {result.returncode}"

@@ -32,7 +32,9 @@ def parse_intent(text: str, vocabulary: Vocabulary) -> Intent | None:
         if "gate" in slots:
             intent["gates"] = [slots["gate"]]
         if template.has_text:
-            intent[TEXT_FIELDS[template.action]] = _text_after(text, _prefix_word_count(template, slots))
+            intent[TEXT_FIELDS[template.action]] = _text_after(
+                text, _prefix_word_count(template, slots)
+            )
         return intent
     return None
 

@@ -119,7 +119,7 @@ class Vocabulary:
             if part.startswith("{"):
                 values = self.slot_values(part.strip("{}"))
                 for value in values:
-                    head = " ".join(parts[:index] + [value])
+                    head = " ".join([*parts[:index], value])
                     for tail in self._expand(" ".join(parts[index + 1 :])):
                         yield f"{head} {tail}".strip()
                 return

@@ -32,7 +32,7 @@ FRAMES_PER_SECOND = 100
 # Silence around the speech lets the recogniser settle before the first word and after the last.
 _PAD_SECONDS = 0.3
 # A grammar phrase is accepted when the phone loop hears between half and about twice its phones
-# (the loop splits phones more finely than the dictionary does; measured on synthetic and read speech).
+# (the loop splits phones more finely than the dictionary does).
 _MIN_PHONE_RATIO = 0.5
 _MAX_PHONE_RATIO = 2.0
 _PHONE_SLACK = 4
@@ -84,9 +84,7 @@ def _load(vocabulary: Vocabulary) -> _Recogniser:
         raise BackendUnavailable("the pocketsphinx package is not installed") from exc
     # Filler words inserted into the grammar make the search drop the last word of a phrase, so
     # silence is a word of the grammar instead; the wide beams keep long slot lists searchable.
-    decoder = Decoder(
-        samprate=RATE, loglevel="FATAL", fsgusefiller=False, beam=1e-80, wbeam=1e-60
-    )
+    decoder = Decoder(samprate=RATE, loglevel="FATAL", fsgusefiller=False, beam=1e-80, wbeam=1e-60)
     decoder.add_word(_PAUSE, "SIL", True)
     known = {word for word in vocabulary.words() if decoder.lookup_word(word) is not None}
     commands = jsgf(vocabulary, with_text=False, known=known, pause=_PAUSE)
@@ -159,7 +157,11 @@ def _decode(decoder: Any, search: str, pcm: np.ndarray[Any, Any]) -> _Result | N
     if hypothesis is None:
         return None
     words = [
-        (segment.word, segment.start_frame / FRAMES_PER_SECOND, segment.end_frame / FRAMES_PER_SECOND)
+        (
+            segment.word,
+            segment.start_frame / FRAMES_PER_SECOND,
+            segment.end_frame / FRAMES_PER_SECOND,
+        )
         for segment in decoder.seg()
         if segment.word not in _NOT_WORDS
     ]
