@@ -112,8 +112,22 @@ class TestBadInput:
             decode(decode(hello, LIMITS).wav(16000)[:30], LIMITS)
 
     def test_wav_header_without_samples(self) -> None:
-        header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36, b"WAVE", b"fmt ", 16, 1, 1,
-                             16000, 32000, 2, 16, b"data", 0)
+        header = struct.pack(
+            "<4sI4s4sIHHIIHH4sI",
+            b"RIFF",
+            36,
+            b"WAVE",
+            b"fmt ",
+            16,
+            1,
+            1,
+            16000,
+            32000,
+            2,
+            16,
+            b"data",
+            0,
+        )
         with pytest.raises(AudioEmpty, match="no audio samples"):
             decode(header, LIMITS)
 
@@ -162,7 +176,7 @@ class TestBadInput:
         (b"\0\0\0\x20ftypM4A ", "mp4"),
         (b"ID3\x04\0", "mp3"),
         (b"\xff\xfb\x90\x64", "mp3"),
-        (b"{\"json\": true}", None),
+        (b'{"json": true}', None),
         (b"", None),
     ],
 )

@@ -59,8 +59,15 @@ class TranscriptionServer:
             info = soundfile.info(io.BytesIO(await file.read()))
             self.received.append(
                 Received(
-                    model, response_format, prompt, language, authorization, file.filename,
-                    info.samplerate, info.channels, info.frames / info.samplerate,
+                    model,
+                    response_format,
+                    prompt,
+                    language,
+                    authorization,
+                    file.filename,
+                    info.samplerate,
+                    info.channels,
+                    info.frames / info.samplerate,
                 )
             )
             status, body = self.answer
