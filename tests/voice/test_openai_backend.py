@@ -92,7 +92,7 @@ def test_answers_without_text(
     server: TranscriptionServer, command_audio: bytes, body: object
 ) -> None:
     server.answer = (200, body)
-    with pytest.raises(BackendFailed, match="JSON|no 'text'"):
+    with pytest.raises(BackendFailed, match=r"JSON|no 'text'"):
         transcribe(command_audio, _settings(server))
 
 

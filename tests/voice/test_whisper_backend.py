@@ -29,7 +29,7 @@ def test_model_dir_not_set(audio: bytes) -> None:
 def test_model_dir_without_a_model(audio: bytes, tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     settings = Settings(voice_backend="whisper", voice_whisper_model_dir=tmp_path)
-    with pytest.raises(BackendUnavailable, match="no model.bin there") as caught:
+    with pytest.raises(BackendUnavailable, match=r"no model\.bin there") as caught:
         transcribe(audio, settings)
     assert caught.value.status == 503
 

@@ -126,7 +126,9 @@ class Vocabulary:
         yield phrase
 
 
-def jsgf(vocabulary: Vocabulary, *, with_text: bool, known: set[str], pause: str) -> str | None:
+def jsgf(
+    vocabulary: Vocabulary, *, with_text: bool, known: set[str], pause: str | None = None
+) -> str | None:
     """A JSGF grammar of the closed phrases (or free-text prefixes) whose words are all `known`.
 
     Slots are rules of their own rather than every phrase spelled out: with hundreds of parallel
@@ -152,10 +154,12 @@ def jsgf(vocabulary: Vocabulary, *, with_text: bool, known: set[str], pause: str
             )
     if not alternatives:
         return None
-    lines = ["#JSGF V1.0;", "grammar midcore;", f"<r_pause> = {pause};"]
+    lines = ["#JSGF V1.0;", "grammar midcore;"]
+    lines += [f"<r_pause> = {pause};"] if pause else []
     lines += [f"<r_{slot}> = {' | '.join(values)};" for slot, values in rules.items()]
     body = " |\n    ".join(f"({alternative})" for alternative in alternatives)
-    lines.append(f"public <r_command> = <r_pause>* (\n    {body}\n) <r_pause>*;")
+    around = "<r_pause>*" if pause else ""
+    lines.append(f"public <r_command> = {around} (\n    {body}\n) {around};")
     return "\n".join(lines) + "\n"
 
 

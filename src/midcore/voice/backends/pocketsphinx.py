@@ -1,15 +1,17 @@
 """The embedded default: CMU PocketSphinx with the English model its package ships; fully offline.
 
 Recognition tries, in order:
-1. the command grammar (every closed command phrase, with the tenant's workspace and gate names),
-   which recognises a command exactly when one was said;
-2. a free-text command: the grammar of prefixes ("start a vibe session") on the speech before a
+1. a free-text command: the grammar of prefixes ("start a vibe session") on the speech before a
    pause, then the general model on the rest;
+2. the command grammar (every closed command phrase, with the tenant's workspace and gate names),
+   which recognises a command exactly when one was said;
 3. the general English model on the whole recording.
 
 A grammar always answers with one of its phrases, even for speech that is not a command. Its answer
 is accepted only when an unconstrained phone recogniser hears about as many phones as the phrase
 has: "please open the settings page" forced onto "show the evidence" leaves most phones unexplained.
+This check is coarse: free speech about as long as a command can still pass for one (the benchmark
+counts how often), which is why an intent is only ever a proposal for the client to confirm.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ _LM_SEARCH = "_default"
 @dataclass
 class _Recogniser:
     decoder: Any
-    has_commands: bool
-    has_prefixes: bool
+    # The phrases each grammar holds: when the search cannot reach the end of its grammar it
+    # answers with the part it reached, which is no command.
+    commands: frozenset[str]
+    prefixes: frozenset[str]
 
 
 class _Pool:
@@ -88,13 +92,25 @@ def _load(vocabulary: Vocabulary) -> _Recogniser:
     decoder.add_word(_PAUSE, "SIL", True)
     known = {word for word in vocabulary.words() if decoder.lookup_word(word) is not None}
     commands = jsgf(vocabulary, with_text=False, known=known, pause=_PAUSE)
-    prefixes = jsgf(vocabulary, with_text=True, known=known, pause=_PAUSE)
+    # The speech before a pause ends in a little silence of its own; a pause word there would
+    # swallow the last word of the prefix.
+    prefixes = jsgf(vocabulary, with_text=True, known=known)
     if commands:
         decoder.add_jsgf_string("commands", commands)
     if prefixes:
         decoder.add_jsgf_string("prefixes", prefixes)
     decoder.add_allphone_file("phones")
-    return _Recogniser(decoder, bool(commands), bool(prefixes))
+    return _Recogniser(
+        decoder,
+        frozenset(p for _, p in vocabulary.phrases() if commands and _all_known(p, known)),
+        frozenset(
+            p for _, p in vocabulary.phrases(with_text=True) if prefixes and _all_known(p, known)
+        ),
+    )
+
+
+def _all_known(phrase: str, known: set[str]) -> bool:
+    return all(word in known for word in phrase.split())
 
 
 @dataclass(frozen=True)
@@ -128,17 +144,29 @@ class PocketsphinxBackend:
 
 def _recognise(recogniser: _Recogniser, pcm: np.ndarray[Any, Any]) -> list[Segment]:
     offset = -_PAD_SECONDS
-    if recogniser.has_commands:
-        command = _decode(recogniser.decoder, "commands", pcm)
-        if command and _plausible(recogniser.decoder, command, pcm):
-            return _segments([(command, offset)])
-    if recogniser.has_prefixes:
+    # Free-text commands first: forced onto the closed grammar, "start a vibe session, add a
+    # dark mode toggle" can pass for a long closed command; the pause after its prefix tells.
+    if recogniser.prefixes:
+        start = int(_PAD_SECONDS * RATE)
         for cut in _pauses(pcm)[:_MAX_PREFIX_CUTS]:
-            prefix = _decode(recogniser.decoder, "prefixes", pcm[:cut])
-            if prefix and _plausible(recogniser.decoder, prefix, pcm[:cut]):
+            before = pcm[start:cut]
+            prefix = _decode(recogniser.decoder, "prefixes", before)
+            if (
+                prefix
+                and prefix.text in recogniser.prefixes
+                and _plausible(recogniser.decoder, prefix, before)
+            ):
                 rest = _decode(recogniser.decoder, _LM_SEARCH, pcm[cut:])
                 if rest and rest.text:
-                    return _segments([(prefix, offset), (rest, offset + cut / RATE)])
+                    return _segments([(prefix, 0.0), (rest, offset + cut / RATE)])
+    if recogniser.commands:
+        command = _decode(recogniser.decoder, "commands", pcm)
+        if (
+            command
+            and command.text in recogniser.commands
+            and _plausible(recogniser.decoder, command, pcm)
+        ):
+            return _segments([(command, offset)])
     whole = _decode(recogniser.decoder, _LM_SEARCH, pcm)
     return _segments([(whole, offset)] if whole else [])
 
