@@ -151,6 +151,17 @@ class TestTranscribe:
         body = assert_problem(response, 422, "audio_too_long")
         assert body["detail"] == "the audio lasts 600.0 s; the limit is 8 s"
 
+    async def test_language_the_backend_does_not_know(
+        self, client: httpx.AsyncClient, tenant: TenantKeys, command_wav: bytes
+    ) -> None:
+        response = await client.post(
+            URL,
+            **_multipart(command_wav, language="de"),
+            headers=tenant.headers(),  # type: ignore[arg-type]
+        )
+        body = assert_problem(response, 422, "voice_language_unsupported")
+        assert "English ('en') only" in str(body["detail"])
+
     async def test_backend_not_allowed(
         self, client: httpx.AsyncClient, tenant: TenantKeys, command_wav: bytes
     ) -> None:

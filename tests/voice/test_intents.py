@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -99,10 +101,8 @@ def test_grammar_holds_only_known_words() -> None:
     assert "<r_workspace> = billing api | develop | main | master | website;" in grammar
 
 
-def test_workspace_names_are_the_folders_under_the_roots(tmp_path: object) -> None:
-    from pathlib import Path
-
-    root = Path(str(tmp_path))
+def test_workspace_names_are_the_folders_under_the_roots(tmp_path: Path) -> None:
+    root = tmp_path
     for name in ("billing-api", "web", ".git"):
         (root / name).mkdir()
     (root / "notes.txt").write_text("")

@@ -49,6 +49,10 @@ class AudioSilent(ValidationFailed):
     title = "Silent audio"
 
 
+class LanguageUnsupported(ValidationFailed):
+    code = "voice_language_unsupported"
+
+
 class BackendNotAllowed(ValidationFailed):
     code = "voice_backend_not_allowed"
 

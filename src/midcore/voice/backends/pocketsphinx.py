@@ -26,7 +26,7 @@ import numpy as np
 
 from midcore.voice.audio import Audio
 from midcore.voice.backends.base import Segment, Transcript
-from midcore.voice.errors import BackendUnavailable
+from midcore.voice.errors import BackendUnavailable, LanguageUnsupported
 from midcore.voice.vocabulary import Vocabulary, jsgf
 
 RATE = 16000
@@ -58,7 +58,13 @@ class _Recogniser:
 
 
 class _Pool:
-    """Decoders are not thread-safe and slow to load: keep idle ones per vocabulary."""
+    """Decoders are not thread-safe and slow to load: keep idle ones per vocabulary.
+
+    Only the most recently used vocabularies keep theirs, so that many tenants with different
+    workspace names do not hold a decoder each forever.
+    """
+
+    max_vocabularies = 8
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -75,7 +81,10 @@ class _Pool:
             yield recogniser
         finally:
             with self._lock:
-                self._idle.setdefault(vocabulary.key, []).append(recogniser)
+                idle = self._idle.pop(vocabulary.key, [])
+                self._idle[vocabulary.key] = [*idle, recogniser]  # now the most recent
+                while len(self._idle) > self.max_vocabularies:
+                    del self._idle[next(iter(self._idle))]
 
 
 _pool = _Pool()
@@ -130,8 +139,8 @@ class PocketsphinxBackend:
 
     def transcribe(self, audio: Audio, vocabulary: Vocabulary, language: str | None) -> Transcript:
         if language not in (None, "en"):
-            raise BackendUnavailable(
-                f"the pocketsphinx backend knows English only, not {language!r}"
+            raise LanguageUnsupported(
+                f"the pocketsphinx backend knows English ('en') only, not {language!r}"
             )
         pad = np.zeros(int(_PAD_SECONDS * RATE), dtype="<i2")
         speech = np.frombuffer(audio.pcm16(RATE), dtype="<i2")
