@@ -42,6 +42,13 @@ VOCABULARY = Vocabulary.build(workspaces=["billing-api", "Website"], gates=["smo
             "start a run, make the failing test pass",
             {"action": "runs.create", "task": "make the failing test pass"},
         ),
+        ("Show me the evidence.", {"action": "evidence.list"}),
+        ("Please run the gates now.", {"action": "gates.run"}),
+        ("Hey Midcore, cancel the run please", {"action": "runs.cancel", "run": "last"}),
+        (
+            "Please start a vibe session: please add a toggle now",
+            {"action": "vibe.run", "prompt": "please add a toggle now"},
+        ),
     ],
 )
 def test_commands(text: str, intent: dict[str, object]) -> None:
@@ -52,7 +59,7 @@ def test_commands(text: str, intent: dict[str, object]) -> None:
     "text",
     [
         "",
-        "run the gates please",  # more than the phrase
+        "run the gates twice",  # more than the phrase
         "run the gates on the moon branch",  # not a workspace
         "start a vibe session",  # the prompt is missing
         "what a lovely day",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 
-from midcore.voice.vocabulary import TEXT_FIELDS, Template, Vocabulary, spoken
+from midcore.voice.vocabulary import TEXT_FIELDS, Vocabulary, spoken
 
 Intent = dict[str, str | list[str]]
 
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _LEADING_JUNK = re.compile(r"^[\s:;,.!?-]+")
+_FILLERS = {"please", "me", "now", "hey", "ok", "okay", "midcore"}
 
 
 def parse_intent(text: str, vocabulary: Vocabulary) -> Intent | None:
@@ -22,9 +23,10 @@ def parse_intent(text: str, vocabulary: Vocabulary) -> Intent | None:
     if not words:
         return None
     for template in vocabulary.templates:
-        slots = _match(template.parts, words, vocabulary)
-        if slots is None:
+        found = _match(template.parts, words, vocabulary, 0)
+        if found is None:
             continue
+        slots, consumed = found
         intent: Intent = {"action": template.action}
         intent.update(dict(template.fixed))
         if "workspace" in slots:
@@ -32,40 +34,41 @@ def parse_intent(text: str, vocabulary: Vocabulary) -> Intent | None:
         if "gate" in slots:
             intent["gates"] = [slots["gate"]]
         if template.has_text:
-            intent[TEXT_FIELDS[template.action]] = _text_after(
-                text, _prefix_word_count(template, slots)
-            )
+            intent[TEXT_FIELDS[template.action]] = _text_after(text, consumed)
         return intent
     return None
 
 
-def _match(parts: list[str], words: list[str], vocabulary: Vocabulary) -> dict[str, str] | None:
-    """Slot values when `words` is exactly `parts` (with `{text}` taking one word or more)."""
+def _match(
+    parts: list[str], words: list[str], vocabulary: Vocabulary, consumed: int
+) -> tuple[dict[str, str], int] | None:
+    """Slot values when `words` say `parts`, and how many words came before the free text.
+
+    `{text}` takes one word or more. Politeness around the command words ("please", "show me the
+    runs") is skipped, as the general-purpose backends write down everything that was said.
+    """
     if not parts:
-        return {} if not words else None
+        return ({}, consumed) if all(word in _FILLERS for word in words) else None
     head, rest = parts[0], parts[1:]
     if head == "{text}":
-        return {"text": " ".join(words)} if words else None
+        return ({}, consumed) if words else None
+    if words and words[0] in _FILLERS and words[0] != head:
+        skipped = _match(parts, words[1:], vocabulary, consumed + 1)
+        if skipped is not None:
+            return skipped
     if head.startswith("{"):
         slot = head.strip("{}")
         # Longest names first, so that "billing api" wins over "billing".
         for value, name in sorted(vocabulary.slot_values(slot).items(), key=lambda v: -len(v[0])):
             size = len(value.split())
             if words[:size] == value.split():
-                found = _match(rest, words[size:], vocabulary)
+                found = _match(rest, words[size:], vocabulary, consumed + size)
                 if found is not None:
-                    return {slot: name, f"_{slot}_words": str(size), **found}
+                    return {slot: name, **found[0]}, found[1]
         return None
     if words and words[0] == head:
-        return _match(rest, words[1:], vocabulary)
+        return _match(rest, words[1:], vocabulary, consumed + 1)
     return None
-
-
-def _prefix_word_count(template: Template, slots: dict[str, str]) -> int:
-    count = 0
-    for part in template.parts[:-1]:
-        count += int(slots[f"_{part.strip('{}')}_words"]) if part.startswith("{") else 1
-    return count
 
 
 def _text_after(text: str, word_count: int) -> str:
