@@ -143,6 +143,10 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
+        # Let runs a test started finish on their own rather than be cut off at shutdown.
+        tasks = app.state.dispatcher.tasks
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
 
 
 @pytest.fixture

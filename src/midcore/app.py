@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -16,9 +18,15 @@ from midcore.auth.endpoints import router as auth_router
 from midcore.config import Settings
 from midcore.db import Database
 from midcore.errors import ConfigurationError
+from midcore.evidence.endpoints import router as evidence_router
+from midcore.evidence.service import build_evidence_service
 from midcore.health import router as health_router
 from midcore.middleware import HttpMetrics, RequestContextMiddleware
 from midcore.problems import install_handlers
+from midcore.runs.dispatch import InlineDispatcher
+from midcore.runs.endpoints import router as runs_router
+from midcore.runs.events import InProcessEventBus
+from midcore.runs.executor import Executor
 from midcore.tenants.endpoints import router as members_router
 from midcore.tenants.service import bootstrap_if_empty
 from midcore.voice.endpoints import router as voice_router
@@ -60,6 +68,33 @@ async def prepare_database(database: Database, settings: Settings) -> None:
             _announce_key(key, settings)
 
 
+@asynccontextmanager
+async def run_engine(app: FastAPI, database: Database, settings: Settings) -> AsyncIterator[None]:
+    """The event bus, the executor and its dispatcher, and the janitor that keeps runs honest."""
+    bus = InProcessEventBus()
+    executor = Executor(database, settings, bus, app.state.evidence_service)
+    dispatcher = InlineDispatcher(executor, settings.max_concurrent_runs)
+    dispatcher.start()
+    app.state.bus, app.state.executor, app.state.dispatcher = bus, executor, dispatcher
+    if await migrations.current_revision(database.engine) == migrations.head_revision():
+        # On the embedded database this process is the only executor: what it left active died.
+        stale_after = 0.0 if settings.is_sqlite else settings.worker_lost_after_seconds
+        lost = await executor.recover_lost_runs(stale_after)
+        if lost:
+            logger.warning("%d run(s) left active by a stopped process ended as worker_lost", lost)
+        await executor.dispatch_queued(dispatcher)
+    else:  # /readyz says so; runs are recovered by the janitor once the schema is current
+        logger.warning("database schema is not current; run 'midcore db upgrade'")
+    janitor = asyncio.create_task(executor.janitor(settings.worker_lost_after_seconds / 2))
+    try:
+        yield
+    finally:
+        janitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await janitor
+        await dispatcher.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     check_settings(settings)
@@ -70,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = database
         try:
             await prepare_database(database, settings)
-            yield
+            async with run_engine(app, database, settings):
+                yield
         finally:
             await database.dispose()
 
@@ -86,9 +122,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = CollectorRegistry()
+    app.state.evidence_service = build_evidence_service(settings)
     install_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
-    for router in (health_router, auth_router, members_router, audit_router):
+    routers = (health_router, auth_router, members_router, audit_router, runs_router)
+    for router in (*routers, evidence_router):
         app.include_router(router)
     app.include_router(voice_router)
     return app

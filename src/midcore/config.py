@@ -53,8 +53,22 @@ class Settings(BaseSettings):
     # Migrations run on start by default only on the embedded SQLite database; on PostgreSQL
     # several API processes may start at once, so `midcore db upgrade` is an explicit step.
     auto_migrate: bool | None = None
+    # Runs: how many execute at once in this process, the largest budget a request may ask for,
+    # when an executor that stopped beating is declared lost, and how long run folders are kept.
+    max_concurrent_runs: int = Field(default=4, ge=1)
+    max_budget_seconds: int = Field(default=3600, ge=1)
+    worker_lost_after_seconds: float = Field(default=30.0, gt=0)
+    run_retention_hours: float = Field(default=24.0, ge=0)
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Agents get no network unless a run asks for it and this allows it.
+    allow_agent_network: bool = False
+    # Limits on each agent process (None: the inherited limit).
+    agent_memory_mb: int | None = Field(default=None, ge=64)
+    agent_file_size_mb: int | None = Field(default=2048, ge=1)
     # On the embedded database, the first start creates a default tenant and prints an owner key.
     bootstrap: bool = True
+    # An Ed25519 PKCS#8 PEM that signs evidence for every tenant, instead of keys in DATA_DIR/keys.
+    evidence_key_file: Path | None = None
 
     @field_validator("workspace_roots", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -58,7 +59,12 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+    type_annotation_map = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        list[dict[str, Any]]: JSONType,
+        list[str]: JSONType,
+    }
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -76,6 +82,35 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+logger = logging.getLogger("midcore.db")
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed (never if it rolls back).
+
+    This is how work reaches the executor: a request that fails never starts a run.
+    """
+    callbacks: list[Callable[[], None]] = session.info.setdefault("after_commit", [])
+    if not session.info.get("after_commit_hooked"):
+        session.info["after_commit_hooked"] = True
+
+        def _committed(_sync_session: Any) -> None:
+            pending = list(session.info.get("after_commit", []))
+            session.info["after_commit"] = []
+            for pending_callback in pending:
+                try:
+                    pending_callback()
+                except Exception:
+                    logger.exception("after-commit callback failed")
+
+        def _rolled_back(_sync_session: Any) -> None:
+            session.info["after_commit"] = []
+
+        event.listen(session.sync_session, "after_commit", _committed)
+        event.listen(session.sync_session, "after_rollback", _rolled_back)
+    callbacks.append(callback)
 
 
 class Database:

@@ -2,6 +2,28 @@
 
 from midcore.audit.models import AuditEvent
 from midcore.auth.models import ApiKey
+from midcore.evidence.models import (
+    EvidenceCheckpoint,
+    EvidenceEntry,
+    EvidenceLogHead,
+    EvidenceNode,
+    EvidenceSigningKey,
+)
+from midcore.runs.models import Run, RunEvent, RunSession
 from midcore.tenants.models import Membership, Tenant, User
 
-__all__ = ["ApiKey", "AuditEvent", "Membership", "Tenant", "User"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "EvidenceCheckpoint",
+    "EvidenceEntry",
+    "EvidenceLogHead",
+    "EvidenceNode",
+    "EvidenceSigningKey",
+    "Membership",
+    "Run",
+    "RunEvent",
+    "RunSession",
+    "Tenant",
+    "User",
+]

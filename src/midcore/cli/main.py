@@ -13,7 +13,8 @@ try:  # newer typer releases vendor click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
-from midcore.cli import admin, db, serve, voice
+from midcore.cli import admin, db, evidence, gates, serve, voice
+from midcore.cli import run as run_command
 from midcore.cli.output import EXIT_USAGE
 from midcore.errors import ConfigurationError, MidcoreError
 
@@ -25,8 +26,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(serve.serve)
+app.command("run")(run_command.run)
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
+app.add_typer(gates.app, name="gates")
+app.add_typer(evidence.app, name="evidence")
 app.add_typer(voice.app, name="voice")
 
 

@@ -1,0 +1,198 @@
+"""Materialising a run's workspace: an allowed local folder or a git URL, always as a private copy.
+
+The copy is a git repository whose first commit ("base") is the workspace as the run found it,
+uncommitted changes included; the run's result is the diff from that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from midcore.errors import ValidationFailed
+
+_GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "midcore",
+    "GIT_AUTHOR_EMAIL": "midcore@localhost",
+    "GIT_COMMITTER_NAME": "midcore",
+    "GIT_COMMITTER_EMAIL": "midcore@localhost",
+}
+# Remote helpers like ext:: run arbitrary commands; only plain transports are allowed.
+_ALLOWED_GIT_SCHEMES = {"https", "http", "ssh", "git", "file"}
+
+
+class WorkspaceRejected(ValidationFailed):
+    code = "workspace_rejected"
+    title = "Workspace not allowed"
+
+
+class WorkspaceError(Exception):
+    """The workspace could not be materialised (clone failed, ref missing, ...)."""
+
+
+@dataclass(frozen=True)
+class PreparedWorkspace:
+    path: Path
+    base_commit: str
+    source: str
+    source_commit: str | None
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def resolve_allowed_path(raw: str, roots: list[Path]) -> Path:
+    """The real folder `raw` names, if it lies under one of `roots` (symlinks resolved)."""
+    if not roots:
+        raise WorkspaceRejected(
+            "no workspace roots are configured: set MIDCORE_WORKSPACE_ROOTS to the folders "
+            "under which run workspaces may lie"
+        )
+    given = Path(raw)
+    if not given.is_absolute():
+        raise WorkspaceRejected(f"workspace path must be absolute: {raw}")
+    if ".." in given.parts:
+        raise WorkspaceRejected(f"workspace path must not contain '..': {raw}")
+    real = given.resolve()
+    if not any(_within(real, root.resolve()) for root in roots):
+        raise WorkspaceRejected(f"workspace path {raw} is not under an allowed workspace root")
+    if not real.is_dir():
+        raise WorkspaceRejected(f"workspace path {raw} is not an existing folder")
+    return real
+
+
+def check_git_url(url: str, roots: list[Path]) -> None:
+    parsed = urlparse(url)
+    scheme = parsed.scheme or ("ssh" if "@" in url and ":" in url else "")
+    if scheme not in _ALLOWED_GIT_SCHEMES:
+        raise WorkspaceRejected(f"git URL scheme {scheme or 'none'!r} is not allowed: {url}")
+    if scheme == "file":
+        # A local repository is a local path: the same roots apply.
+        resolve_allowed_path(parsed.path, roots)
+
+
+async def git(*args: str, cwd: Path, check: bool = True) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        *args,
+        cwd=str(cwd),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        env={
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOME": os.environ.get("HOME", "/"),
+            "LANG": "C.UTF-8",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            **_GIT_IDENTITY,
+        },
+    )
+    stdout, stderr = await process.communicate()
+    if check and process.returncode != 0:
+        message = stderr.decode(errors="replace").strip().splitlines()
+        raise WorkspaceError(f"git {args[0]} failed: {message[-1] if message else 'no output'}")
+    return stdout.decode(errors="replace")
+
+
+async def _is_git_toplevel(path: Path) -> bool:
+    top = await git("rev-parse", "--show-toplevel", cwd=path, check=False)
+    if not top.strip():
+        return False
+    return await asyncio.to_thread(os.path.realpath, top.strip()) == str(path)
+
+
+async def _copy_dirty_state(source: Path, target: Path) -> None:
+    """Bring uncommitted changes (edits, deletions, untracked files) of `source` into `target`."""
+    status = await git("status", "--porcelain", "-z", "--untracked-files=all", cwd=source)
+    entries = status.split("\0")
+    index = 0
+    while index < len(entries):
+        entry = entries[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        code, relative = entry[:2], entry[3:]
+        if code[0] in "RC":  # a rename is followed by its old name
+            index += 1
+        await asyncio.to_thread(_mirror_file, source / relative, target / relative)
+
+
+def _mirror_file(source: Path, target: Path) -> None:
+    if source.is_symlink() or source.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        shutil.copy2(source, target, follow_symlinks=False)
+    elif not source.exists() and (target.is_symlink() or target.is_file()):
+        target.unlink()
+
+
+async def _commit_base(path: Path) -> str:
+    await git("add", "-A", cwd=path)
+    await git("commit", "-q", "--allow-empty", "--no-verify", "-m", "midcore base", cwd=path)
+    return (await git("rev-parse", "HEAD", cwd=path)).strip()
+
+
+async def prepare(
+    workspace: dict[str, str | None], run_dir: Path, roots: list[Path]
+) -> PreparedWorkspace:
+    """Make the run's private copy under `run_dir/work` and commit its base state."""
+    target = run_dir / "work"
+    await asyncio.to_thread(run_dir.mkdir, parents=True, exist_ok=True)
+    if workspace.get("path"):
+        source = resolve_allowed_path(str(workspace["path"]), roots)
+        source_commit: str | None = None
+        if await _is_git_toplevel(source):
+            # --shared borrows the source's objects: fast, and nothing is written to the source.
+            await git(
+                "clone", "-q", "--shared", "--no-checkout", str(source), str(target), cwd=run_dir
+            )
+            source_commit = (
+                await git("rev-parse", "HEAD", cwd=source, check=False)
+            ).strip() or None
+            if source_commit:
+                await git("checkout", "-q", "--detach", source_commit, cwd=target)
+            await _copy_dirty_state(source, target)
+        else:
+            await asyncio.to_thread(
+                shutil.copytree,
+                source,
+                target,
+                symlinks=True,
+                ignore=shutil.ignore_patterns(".git"),
+            )
+            await git("init", "-q", cwd=target)
+        base = await _commit_base(target)
+        return PreparedWorkspace(target, base, str(source), source_commit)
+    url = str(workspace.get("git") or "")
+    check_git_url(url, roots)
+    await git("clone", "-q", "--no-checkout", "--", url, str(target), cwd=run_dir)
+    ref = workspace.get("ref") or "HEAD"
+    resolved = (
+        await git("rev-parse", "--verify", "-q", f"{ref}^{{commit}}", cwd=target, check=False)
+    ).strip()
+    if not resolved:
+        resolved = (
+            await git(
+                "rev-parse", "--verify", "-q", f"origin/{ref}^{{commit}}", cwd=target, check=False
+            )
+        ).strip()
+    if not resolved:
+        raise WorkspaceError(f"ref {ref!r} not found in {url}")
+    await git("checkout", "-q", "--detach", resolved, cwd=target)
+    base = await _commit_base(target)
+    return PreparedWorkspace(target, base, url, resolved)
+
+
+async def diff_from_base(prepared: PreparedWorkspace) -> tuple[str, str]:
+    """The unified diff of everything the run changed, and its sha256."""
+    await git("add", "-A", cwd=prepared.path)
+    patch = await git("diff", "--cached", "--binary", prepared.base_commit, cwd=prepared.path)
+    return patch, hashlib.sha256(patch.encode()).hexdigest()
