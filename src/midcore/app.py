@@ -36,6 +36,7 @@ from midcore.runs.executor import Executor
 from midcore.tenants.endpoints import router as members_router
 from midcore.tenants.endpoints import sso_router as tenant_sso_router
 from midcore.tenants.service import bootstrap_if_empty
+from midcore.voice.endpoints import router as voice_router
 
 logger = logging.getLogger("midcore")
 
@@ -150,4 +151,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (health_router, auth_router, members_router, tenant_sso_router, audit_router)
     for router in (*routers, runs_router, evidence_router):
         app.include_router(router)
+    app.include_router(voice_router)
     return app

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     voice_backend: str = "pocketsphinx"
+    # Backends a request may pick with `backend=` besides the configured one (comma-separated).
+    voice_allowed_backends: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # 25 MiB is what hosted transcription APIs accept; two minutes is ample for a command.
+    voice_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    voice_max_duration_seconds: float = Field(120.0, gt=0)
+    voice_ffmpeg: str = "ffmpeg"
+    voice_whisper_model_dir: Path | None = None
+    voice_openai_base_url: str | None = None
+    voice_openai_api_key: str | None = None
+    voice_openai_model: str = "whisper-1"
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
@@ -84,6 +94,13 @@ class Settings(BaseSettings):
     def _split_roots(cls, value: object) -> object:
         if isinstance(value, str):
             return [part for part in value.split(":") if part]
+        return value
+
+    @field_validator("voice_allowed_backends", mode="before")
+    @classmethod
+    def _split_backends(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @property

@@ -13,7 +13,7 @@ try:  # newer typer releases vendor click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
-from midcore.cli import admin, db, evidence, gates, serve
+from midcore.cli import admin, db, evidence, gates, serve, voice
 from midcore.cli import run as run_command
 from midcore.cli.output import EXIT_USAGE
 from midcore.errors import ConfigurationError, MidcoreError
@@ -31,6 +31,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(gates.app, name="gates")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(voice.app, name="voice")
 
 
 def _version(value: bool) -> None:
