@@ -6,6 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
+from tests.e2e.conftest import midcore_env, start_server, stop_server
 from tests.gates.conftest import Repo, midcore_cli
 
 MakeRepo = Callable[..., Repo]
@@ -113,3 +116,44 @@ def test_readiness(make_repo: MakeRepo, data_dir: Path) -> None:
     assert by_name["ok"]["freshness"] == "stale"  # command gates read every file
     text = midcore_cli(["gates", "readiness"], repo.root, data_dir)
     assert "not ready" in text.stdout and "stale" in text.stdout
+
+
+def test_verdicts_are_appended_to_the_local_ledger(make_repo: MakeRepo, data_dir: Path) -> None:
+    repo = make_repo({"midcore.toml": PASSING, "m.py": "x = 1\n"})
+    first = json.loads(
+        midcore_cli(["gates", "run", "--format", "json"], repo.root, data_dir).stdout
+    )
+    # One test-result statement per gate and one for the set.
+    assert len(first["evidence"]["entry_ids"]) == 3
+    assert first["evidence"]["tree_size"] == 3
+    second = json.loads(
+        midcore_cli(["gates", "run", "--format", "json"], repo.root, data_dir).stdout
+    )
+    assert second["evidence"]["tree_size"] == 6
+    assert set(first["evidence"]["entry_ids"]).isdisjoint(second["evidence"]["entry_ids"])
+    skipped = midcore_cli(
+        ["gates", "run", "--format", "json", "--no-evidence"], repo.root, data_dir
+    )
+    assert json.loads(skipped.stdout)["evidence"] is None
+    # The ledger is the one a server on this data directory serves, and its pack verifies.
+    created = midcore_cli(
+        ["admin", "create-key", "--tenant", "default", "--role", "admin", "--json"],
+        repo.root,
+        data_dir,
+    )
+    admin_key = json.loads(created.stdout)["key"]
+    server = start_server(data_dir, midcore_env(data_dir))
+    try:
+        pack = httpx.get(
+            f"{server.url}/api/v1/autonomy/evidence-pack",
+            params={"format": "zip"},
+            headers={"X-API-Key": admin_key},
+            timeout=30,
+        )
+    finally:
+        stop_server(server)
+    assert pack.status_code == 200
+    (data_dir / "pack.zip").write_bytes(pack.content)
+    verified = midcore_cli(["evidence", "verify", str(data_dir / "pack.zip")], repo.root, data_dir)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "6" in verified.stdout

@@ -6,7 +6,7 @@ import asyncio
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Group
@@ -160,6 +160,10 @@ def run(
     sarif: Annotated[
         Path | None, typer.Option("--sarif", help="Write a SARIF 2.1.0 report.")
     ] = None,
+    no_evidence: Annotated[
+        bool,
+        typer.Option("--no-evidence", help="Do not append the verdicts to the local ledger."),
+    ] = False,
 ) -> None:
     """Run the gates; exit 0 when every required gate passed, 1 when one failed, 2 on bad input."""
     root = _workspace_path(path)
@@ -187,11 +191,49 @@ def run(
         _write(junit_xml, to_junit_xml(result))
     if sarif is not None:
         _write(sarif, to_sarif_json(result))
+    evidence = None if no_evidence else _record_evidence(result)
     if output_format is OutputFormat.json:
-        print_json(result.to_json_dict())
+        print_json({**result.to_json_dict(), "evidence": evidence})
     else:
         _print_text(result)
+        if evidence:
+            err_console.print(
+                f"[dim]evidence: {len(evidence['entry_ids'])} statements appended to the local "
+                f"ledger (size {evidence['tree_size']})[/dim]"
+            )
     raise typer.Exit(result.exit_code)
+
+
+def _record_evidence(result: GateSetResult) -> dict[str, Any] | None:
+    """Append the verdicts to the embedded ledger of the data directory (default tenant)."""
+    from midcore.embedded import embedded_tenant
+    from midcore.evidence.service import NewEntry, build_evidence_service
+    from midcore.gates.attestation import statements
+
+    settings = Settings()
+    names = [gate.name for gate in result.gates]
+    items = [
+        NewEntry(
+            statement, gate=names[i] if i < len(names) else None, workspace=result.workspace.path
+        )
+        for i, statement in enumerate(statements(result))
+    ]
+
+    async def append() -> dict[str, Any]:
+        async with embedded_tenant(settings) as (database, tenant_id):
+            async with database.session() as session:
+                service = build_evidence_service(settings)
+                entries = await service.append_many(session, tenant_id, items)
+            return {
+                "entry_ids": [entry.id for entry in entries],
+                "tree_size": entries[-1].log_index + 1 if entries else 0,
+            }
+
+    try:
+        return asyncio.run(append())
+    except Exception as exc:  # the verdicts stand; only their record failed
+        err_console.print(f"midcore: warning: verdicts not recorded as evidence: {exc}")
+        return None
 
 
 def _write(path: Path, text: str) -> None:
