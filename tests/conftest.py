@@ -189,3 +189,37 @@ async def tenant(app: FastAPI) -> TenantKeys:
 @pytest.fixture
 async def other_tenant(app: FastAPI) -> TenantKeys:
     return await make_tenant(app.state.db, "globex")
+
+
+PASSWORD = "correct horse battery staple"
+
+
+async def add_user(
+    database: Database,
+    email: str,
+    memberships: dict[str, Role],
+    password: str | None = PASSWORD,
+) -> str:
+    """A user with a password and a role in each tenant (by id); returns the user id."""
+    from midcore.auth.passwords import hash_password
+    from midcore.tenants.models import Membership, User
+
+    async with database.session() as session:
+        user = User(email=email, password_hash=hash_password(password, 8) if password else None)
+        session.add(user)
+        await session.flush()
+        for tenant_id, role in memberships.items():
+            session.add(Membership(tenant_id=tenant_id, user_id=user.id, role=role.value))
+        return user.id
+
+
+async def sign_in(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, **extra: str
+) -> str:
+    """Sign `client` in (it keeps the cookie) and return the session's CSRF token."""
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": email, "password": password, **extra}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["csrf_token"]
+    return token

@@ -10,7 +10,7 @@ from midcore.app import create_app
 from midcore.config import Settings
 from midcore.errors import ConfigurationError
 
-STRONG_SECRET = "k3Jq9vTz2LmX8pR4wYc6NbH1sDfG5aQe7UoIiPl0"
+STRONG_SECRET = "k3Jq9vTz2LmX8pR4wYc6NbH1sDfG5aQe7UoIiPl0"  # midcore: allow-secret
 
 
 async def _client_for(app: FastAPI) -> httpx.AsyncClient:

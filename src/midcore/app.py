@@ -21,14 +21,22 @@ from midcore.errors import ConfigurationError
 from midcore.evidence.endpoints import router as evidence_router
 from midcore.evidence.service import build_evidence_service
 from midcore.health import router as health_router
-from midcore.middleware import HttpMetrics, RequestContextMiddleware
-from midcore.problems import install_handlers
+from midcore.middleware import (
+    BodySizeLimitMiddleware,
+    HttpMetrics,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from midcore.problems import install_handlers, install_openapi
+from midcore.ratelimit import Counter, DatabaseCounter, RateLimiter, RedisCounter
 from midcore.runs.dispatch import InlineDispatcher
 from midcore.runs.endpoints import router as runs_router
 from midcore.runs.events import InProcessEventBus
 from midcore.runs.executor import Executor
 from midcore.tenants.endpoints import router as members_router
+from midcore.tenants.endpoints import sso_router as tenant_sso_router
 from midcore.tenants.service import bootstrap_if_empty
+from midcore.voice.endpoints import router as voice_router
 
 logger = logging.getLogger("midcore")
 
@@ -102,11 +110,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.resolved_database_url)
         app.state.db = database
+        counter: Counter = (
+            RedisCounter(settings.rate_limit_redis_url)
+            if settings.rate_limit_redis_url
+            else DatabaseCounter(database)
+        )
+        app.state.rate_limiter = RateLimiter(counter, settings.rate_limit_window_seconds)
         try:
             await prepare_database(database, settings)
             async with run_engine(app, database, settings):
                 yield
         finally:
+            await app.state.rate_limiter.close()
             await database.dispose()
 
     docs_enabled = not settings.is_production
@@ -123,8 +138,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = CollectorRegistry()
     app.state.evidence_service = build_evidence_service(settings)
     install_handlers(app)
+    install_openapi(app)
+    # The last added runs first: security headers wrap everything (500s included); the request
+    # id is set before a body is refused, so that a 413 carries it.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(app.state.registry))
-    routers = (health_router, auth_router, members_router, audit_router, runs_router)
-    for router in (*routers, evidence_router):
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
+    routers = (health_router, auth_router, members_router, tenant_sso_router, audit_router)
+    for router in (*routers, runs_router, evidence_router):
         app.include_router(router)
+    app.include_router(voice_router)
     return app

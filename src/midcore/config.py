@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     voice_backend: str = "pocketsphinx"
+    # Backends a request may pick with `backend=` besides the configured one (comma-separated).
+    voice_allowed_backends: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # 25 MiB is what hosted transcription APIs accept; two minutes is ample for a command.
+    voice_max_bytes: int = Field(25 * 1024 * 1024, gt=0)
+    voice_max_duration_seconds: float = Field(120.0, gt=0)
+    voice_ffmpeg: str = "ffmpeg"
+    voice_whisper_model_dir: Path | None = None
+    voice_openai_base_url: str | None = None
+    voice_openai_api_key: str | None = None
+    voice_openai_model: str = "whisper-1"
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
@@ -59,12 +69,38 @@ class Settings(BaseSettings):
     bootstrap: bool = True
     # An Ed25519 PKCS#8 PEM that signs evidence for every tenant, instead of keys in DATA_DIR/keys.
     evidence_key_file: Path | None = None
+    # Where browsers reach the server (for the SSO redirect URI); the request's own URL when unset.
+    public_url: str | None = None
+    # Browser sessions: idle and absolute lifetimes; the cookie is Secure in production unless set.
+    session_idle_seconds: int = Field(default=8 * 3600, ge=60)
+    session_absolute_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    session_cookie_secure: bool | None = None
+    password_min_length: int = Field(default=12, ge=8)
+    # Where the browser lands after a successful SSO sign-in.
+    sso_success_url: str = "/"
+    # Rate limits (requests per window, counted in the database so that every API process shares
+    # them): sign-in attempts per client IP, and requests per API key. 0 turns a limit off.
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_sign_in_per_ip: int = Field(default=10, ge=0)
+    rate_limit_per_api_key: int = Field(default=1200, ge=0)
+    # Count in Redis instead of the database (needs the `redis` extra).
+    rate_limit_redis_url: str | None = None
+    # Request bodies: JSON and forms, and uploads (multipart, audio, octet-stream).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
 
     @field_validator("workspace_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: object) -> object:
         if isinstance(value, str):
             return [part for part in value.split(":") if part]
+        return value
+
+    @field_validator("voice_allowed_backends", mode="before")
+    @classmethod
+    def _split_backends(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @property
@@ -76,6 +112,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'midcore.db').resolve()}"
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.session_cookie_secure is None:
+            return self.is_production
+        return self.session_cookie_secure
 
     @property
     def is_sqlite(self) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from midcore.config import Settings
 from midcore.db import Database
+from midcore.ratelimit import RateLimiter
 
 
 def get_settings(request: Request) -> Settings:
@@ -28,6 +29,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 DbSession = Annotated[AsyncSession, Depends(get_session)]

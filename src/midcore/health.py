@@ -37,6 +37,10 @@ async def readyz(database: DatabaseDep) -> Response | dict[str, str]:
     return {"status": "ready", "schema_revision": head or ""}
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Metrics"}},
+)
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,7 @@
 """Every ORM model, imported in one place so that metadata (and Alembic) sees all tables."""
 
 from midcore.audit.models import AuditEvent
-from midcore.auth.models import ApiKey
+from midcore.auth.models import ApiKey, SsoLoginState, UserSession
 from midcore.evidence.models import (
     EvidenceCheckpoint,
     EvidenceEntry,
@@ -9,8 +9,9 @@ from midcore.evidence.models import (
     EvidenceNode,
     EvidenceSigningKey,
 )
+from midcore.ratelimit import RateLimitCounter
 from midcore.runs.models import Run, RunEvent, RunSession
-from midcore.tenants.models import Membership, Tenant, User
+from midcore.tenants.models import Membership, Tenant, TenantSso, User
 
 __all__ = [
     "ApiKey",
@@ -21,9 +22,13 @@ __all__ = [
     "EvidenceNode",
     "EvidenceSigningKey",
     "Membership",
+    "RateLimitCounter",
     "Run",
     "RunEvent",
     "RunSession",
+    "SsoLoginState",
     "Tenant",
+    "TenantSso",
     "User",
+    "UserSession",
 ]

@@ -114,7 +114,7 @@ class TestCreateKey:
             assert_problem(response, 422, "validation_failed")
 
     async def test_cannot_mint_a_stronger_key(
-        self, client: httpx.AsyncClient, tenant: TenantKeys
+        self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys
     ) -> None:
         response = await client.post(
             "/api/v1/api-keys",
@@ -122,6 +122,12 @@ class TestCreateKey:
             headers=tenant.headers(Role.admin),
         )
         assert_problem(response, 403, "permission_denied")
+        # A refusal from below the permission check is audited too, once, in the caller's name.
+        denied = await _audit(app, outcome="denied", tenant_id=tenant.tenant_id)
+        assert [(e.action, e.actor) for e in denied] == [
+            ("POST /api/v1/api-keys", f"api_key:{tenant.key_ids[Role.admin]}")
+        ]
+        assert "owner" in denied[0].details["reason"]
 
     async def test_created_key_is_shown_once_and_works(
         self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys

@@ -58,3 +58,21 @@ def test_create_tenant_and_key_work_against_the_server(tmp_path: Path) -> None:
             assert me.json()["tenant"]["slug"] == "team-a"
     finally:
         stop_server(server)
+
+
+def test_set_password_for_an_unknown_user(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.e2e.conftest import MIDCORE
+
+    result = subprocess.run(
+        [MIDCORE, "admin", "set-password", "nobody@acme.test"],
+        input="a long enough password\n",
+        env=midcore_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "midcore: error: no user nobody@acme.test"

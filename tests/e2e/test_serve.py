@@ -13,6 +13,7 @@ from tests.e2e.conftest import (
     start_server,
     stop_server,
 )
+from tests.test_app import STRONG_SECRET
 
 
 def test_first_start_prints_a_working_owner_key(server: RunningServer) -> None:
@@ -55,7 +56,7 @@ def test_production_docs_are_off_over_http(tmp_path: Path) -> None:
     env = midcore_env(
         tmp_path / "data",
         MIDCORE_ENV="production",
-        MIDCORE_SECRET_KEY="k3Jq9vTz2LmX8pR4wYc6NbH1sDfG5aQe7UoIiPl0",
+        MIDCORE_SECRET_KEY=STRONG_SECRET,
     )
     running = start_server(tmp_path / "data", env)
     try:

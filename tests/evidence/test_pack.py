@@ -302,3 +302,15 @@ def test_trusted_key_forms(ledger: MemoryLedger, files: dict[str, bytes]) -> Non
     assert verify_pack(pack, trusted_key=parse_trusted_key(raw_b64)).is_valid
     with pytest.raises(note.NoteError):
         parse_trusted_key("nonsense")
+
+
+def test_the_same_verdict_recorded_twice_verifies(key_store: KeyStore) -> None:
+    # Ed25519 signatures are deterministic: an unchanged verdict recorded again is the same line.
+    ledger = MemoryLedger("tenant-a", key_store)
+    for _ in range(2):
+        ledger.append(gate_statement(1))
+    lines = packs.unzip(ledger.export_pack())["attestations.intoto.jsonl"].splitlines()
+    assert lines[0] == lines[1]
+    result = verify_pack(ledger.export_pack())
+    assert result.is_valid, result.failure
+    assert result.entries_checked == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -186,3 +187,31 @@ def test_only_and_skip(make_repo: MakeRepo, run: Run) -> None:
     assert [g.verdict for g in result.gates] == [Verdict.passed, Verdict.skipped, Verdict.skipped]
     result = run(repo, skip=["lint"])
     assert gate(result, "lint").reason == "not selected (--skip)"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the repository another owner")
+def test_repository_git_refuses_is_reported_not_hidden(make_repo: MakeRepo, run: Run) -> None:
+    # Found on sdists unpacked as root with the archive's owner kept: git refuses the repository
+    # ("dubious ownership"); the run goes on and says what the evidence lacks.
+    repo = make_repo({"midcore.toml": '[gates.s]\nkind = "secrets"\n', "a.txt": "1\n"})
+    for path in [repo.root, *repo.root.rglob("*")]:
+        os.lchown(path, 12345, 12345)
+    result = run(repo)
+    assert result.workspace.git_commit is None
+    assert gate(result, "s").verdict is Verdict.passed
+    [warning] = result.warnings
+    assert "git cannot read this repository (detected dubious ownership" in warning
+
+
+def test_installing_a_package_in_the_workspace_venv_invalidates_the_cache(
+    make_repo: MakeRepo, run: Run
+) -> None:
+    repo = make_repo({"midcore.toml": '[gates.t]\nkind = "command"\nrun = ["tool"]\n'})
+    repo.fake_tool("tool", "exit 0\n")
+    (repo.root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    site = repo.root / ".venv" / "lib" / "python3.11" / "site-packages"
+    (site / "dep-1.0.dist-info").mkdir(parents=True)
+    run(repo)
+    assert gate(run(repo), "t").is_cached
+    (site / "dep-1.0.dist-info").rename(site / "dep-2.0.dist-info")
+    assert not gate(run(repo), "t").is_cached

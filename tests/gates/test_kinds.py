@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from midcore.gates.models import GateSetResult, Verdict
 from tests.gates.conftest import PACKAGE, Repo, gate
@@ -148,7 +151,7 @@ def test_ruff_findings_and_clean(make_repo: MakeRepo, run: Run) -> None:
     assert all(f.help_uri for f in dirty.findings)
 
 
-def test_mypy_findings_and_clean(make_repo: MakeRepo, run: Run) -> None:
+def test_mypy_findings_and_clean(make_repo: MakeRepo, run: Run, data_dir: Path) -> None:
     repo = make_repo(
         {
             "midcore.toml": """
@@ -171,6 +174,9 @@ def test_mypy_findings_and_clean(make_repo: MakeRepo, run: Run) -> None:
     [finding] = untyped.findings
     assert (finding.path, finding.line, finding.rule) == ("bad.py", 5, "arg-type")
     assert finding.column == 3
+    # mypy's incremental cache outlives the run (found on Midcore itself: 50 s cold each time).
+    caches = sorted(p.name.split("-", 1)[1] for p in (data_dir / "gates" / "mypy-cache").iterdir())
+    assert caches == ["typed", "untyped"]
 
 
 def test_bandit_findings_and_clean(make_repo: MakeRepo, run: Run) -> None:
@@ -269,7 +275,24 @@ def test_missing_tool_is_unavailable(make_repo: MakeRepo, run: Run) -> None:
     for name in ("lint", "deploy"):
         assert gate(result, name).verdict is Verdict.unavailable
         assert "not found" in gate(result, name).reason
-    # An unavailable gate decides nothing; it neither passes nor fails the set.
+    # Configured and required: a missing tool must not be a way around the gate.
+    assert gate(result, "lint").blocks
+    assert result.exit_code == 1
+
+
+def test_missing_tool_of_a_detected_gate_only_warns(
+    make_repo: MakeRepo, run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo({"go.mod": "module example.com/x\n"})
+    only_git = tmp_path / "only-git"
+    only_git.mkdir()
+    (only_git / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    monkeypatch.setenv("PATH", str(only_git))  # no go toolchain to be found
+    result = run(repo)
+    for name in ("go-test", "go-vet"):
+        go = gate(result, name)
+        assert go.verdict is Verdict.unavailable
+        assert go.is_detected and go.warns and not go.blocks
     assert result.exit_code == 0
 
 
@@ -327,3 +350,87 @@ def test_tool_printing_garbage_is_an_error_with_stderr_tail(make_repo: MakeRepo,
     assert lint.verdict is Verdict.error
     assert "could not read ruff output" in lint.reason
     assert "internal panic" in (lint.stderr_tail or "")
+
+
+def test_bandit_leaves_out_test_code_at_any_depth(make_repo: MakeRepo, run: Run) -> None:
+    # Found on toolz: its package-internal tests (toolz/tests/) failed the security gate.
+    risky = "def run(code):\n    exec(code)\n"
+    repo = make_repo(
+        {
+            "midcore.toml": '[gates.security]\nkind = "bandit"\n',
+            "pkg/tests/test_exec.py": risky,
+            "pkg/sub/test_more.py": risky,
+            "pkg/core.py": risky,
+        }
+    )
+    security = gate(run(repo), "security")
+    assert [(f.path, f.rule) for f in security.findings] == [("pkg/core.py", "B102")]
+
+
+def test_unreadable_retry_report_keeps_the_first_failures(make_repo: MakeRepo, run: Run) -> None:
+    junit = (
+        '<testsuites><testsuite><testcase classname="t" name="a">'
+        '<failure message="boom"/></testcase></testsuite></testsuites>'
+    )
+    repo = make_repo({"midcore.toml": '[gates.tests]\nkind = "pytest"\nretries = 1\n'})
+    repo.fake_tool(
+        "pytest",
+        f"""
+        for arg in "$@"; do
+          case "$arg" in --junitxml=*) out="${{arg#--junitxml=}}";; --lf) retry=1;; esac
+        done
+        if [ -n "$retry" ]; then echo 'not xml' > "$out"; else echo '{junit}' > "$out"; fi
+        exit 1
+        """,
+    )
+    tests = gate(run(repo), "tests")
+    assert tests.verdict is Verdict.failed
+    assert [t.id for t in tests.tests] == ["t.a"]
+
+
+def test_subject_is_the_state_before_gates_write_files(make_repo: MakeRepo, run: Run) -> None:
+    from midcore.gates.workspace import Workspace
+
+    repo = make_repo(
+        {
+            "midcore.toml": """
+                [gates.writer]
+                kind = "command"
+                run = ["python", "-c", "open('generated.txt', 'w').write('x')"]
+                """,
+        }
+    )
+    before = Workspace(repo.root).tree_sha256()
+    result = run(repo)
+    assert (repo.root / "generated.txt").exists()
+    assert result.workspace.tree_sha256 == before
+    assert not result.workspace.is_dirty
+
+
+def test_pytest_imports_a_flat_layout_package_without_install(
+    make_repo: MakeRepo, run: Run
+) -> None:
+    # As in toolz: the package sits at the root, its tests inside it, nothing is installed.
+    repo = make_repo(
+        {
+            "flatpkg/__init__.py": "def double(x):\n    return 2 * x\n",
+            "flatpkg/tests/test_double.py": (
+                "from flatpkg import double\n\n\ndef test_double():\n    assert double(2) == 4\n"
+            ),
+            "midcore.toml": '[gates.tests]\nkind = "pytest"\n',
+        }
+    )
+    result = gate(run(repo), "tests")
+    assert (result.verdict, result.counts["passed"]) == (Verdict.passed, 1)
+
+
+def test_pytest_collection_errors_fail_the_gate(make_repo: MakeRepo, run: Run) -> None:
+    repo = make_repo(
+        {
+            "tests/test_broken_import.py": "import no_such_module\n\n\ndef test_x():\n    pass\n",
+            "midcore.toml": '[gates.tests]\nkind = "pytest"\n',
+        }
+    )
+    result = gate(run(repo), "tests")
+    assert result.verdict is Verdict.failed
+    assert result.counts["error"] == 1

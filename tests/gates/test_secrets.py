@@ -16,13 +16,13 @@ from tests.gates.conftest import Repo, gate
 
 # Built from parts so this file does not itself look like it holds credentials.
 AWS_ID = "AKIA" + "Q3EGRT7LMNPX2Z4B"
-AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "Zq8m3Tn0Lp"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "Zq8m3Tn0Lp"  # midcore: allow-secret
 GITHUB = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 SLACK = "xoxb-" + "1234567890-abcdefghijKLMN"
 GOOGLE = "AIza" + "SyD3x8Qm0Zk4Vb7Nw2Lr5Tp9Hc1Jf6Ua8Ye"
 STRIPE = "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 PRIVATE_KEY = "-----BEGIN RSA " + "PRIVATE KEY-----"
-TOKEN = "Zx9Qp2Lm7Rt4Vb8Nk3Hs6Jd1Fg5Wc0Ye"
+TOKEN = "Zx9Qp2Lm7Rt4Vb8Nk3Hs6Jd1Fg5Wc0Ye"  # midcore: allow-secret
 
 
 @pytest.mark.parametrize(
@@ -55,10 +55,18 @@ def test_finds_each_kind(line: str, rule: str) -> None:
         'aws_key = "AKIAIOSFODNN7EXAMPLE"',
         f'API_TOKEN = "{TOKEN}"  # midcore: allow-secret',
         'digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"',
+        # toolz's setup.py: an author is not auth, and an address is not a secret
+        "      author='https://raw.github.com/pytoolz/toolz/master/AUTHORS.md',",
+        'auth_url = "https://login.example.org/oauth2/v2.0/authorize?tenant=9fK2x"',
     ],
 )
 def test_ignores_placeholders_and_plain_values(line: str) -> None:
     assert scan_text(line + "\n", "conf.py") == []
+
+
+def test_credentials_inside_a_url_are_found() -> None:
+    line = 'auth_url = "https://deploy:Zq8vN2xL5pR7tK9w@git.internal/repo.git"'
+    assert [f.rule_name for f in scan_text(line + "\n", "conf.py")] == ["high-entropy-assignment"]
 
 
 def test_entropy() -> None:

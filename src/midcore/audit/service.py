@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from midcore.audit.models import AuditEvent
 from midcore.auth.principal import Principal
 from midcore.db import Database
-from midcore.middleware import current_request_id
+from midcore.middleware import current_request_id, mark_denial_recorded
 
 
 def record(
@@ -53,6 +53,7 @@ async def record_denial(
     client_ip: str | None = None,
 ) -> None:
     """A denied request rolls its own transaction back, so its audit event commits separately."""
+    mark_denial_recorded()
     async with database.session() as session:
         record(
             session,

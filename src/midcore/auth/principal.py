@@ -14,6 +14,7 @@ class Principal:
     actor: str  # "api_key:<id>" or "user:<id>": what the audit trail records
     user_id: str | None = None
     api_key_id: str | None = None
+    session_id: str | None = None  # set when a browser session cookie authenticated the call
     permissions: frozenset[Permission] = field(init=False)
 
     def __post_init__(self) -> None:

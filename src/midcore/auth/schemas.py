@@ -50,3 +50,33 @@ class Me(BaseModel):
     user_id: str | None
     api_key_id: str | None
     permissions: list[str]
+    csrf_token: str | None = Field(
+        default=None,
+        description="With a session cookie: send it as X-CSRF-Token on every write.",
+    )
+    session_expires_at: datetime | None = None
+    tenants: list[TenantRead] = Field(
+        default_factory=list, description="With a session cookie: every tenant of the user's."
+    )
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    tenant: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Slug or id of the tenant to land in; the user's first one when omitted.",
+    )
+
+
+class TenantSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str = Field(min_length=1, max_length=64, description="Slug or id of the tenant.")
+
+
+class SessionsRevoked(BaseModel):
+    revoked: int = Field(description="How many live sessions were ended.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from midcore.auth import keys
@@ -11,7 +12,7 @@ from midcore.auth.models import ApiKey
 from midcore.auth.principal import Principal
 from midcore.auth.repository import ApiKeyRepository
 from midcore.auth.roles import Role
-from midcore.db import utcnow
+from midcore.db import Database, utcnow
 from midcore.errors import InvalidCredentials, NotFound, PermissionDenied, ValidationFailed
 
 # Writing last_used_at on every request would turn every read into a write.
@@ -91,14 +92,33 @@ async def authenticate_key(session: AsyncSession, plaintext: str) -> Principal:
         raise KeyRejected("the API key has been revoked", api_key.tenant_id, api_key.id)
     if api_key.expires_at is not None and api_key.expires_at <= now:
         raise KeyRejected("the API key has expired", api_key.tenant_id, api_key.id)
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
-        api_key.last_used_at = now
     return Principal(
         tenant_id=api_key.tenant_id,
         role=Role(api_key.role),
         actor=f"api_key:{api_key.id}",
         api_key_id=api_key.id,
     )
+
+
+async def touch_key(database: Database, key_id: str) -> None:
+    """Record the key's use, in its own short transaction.
+
+    The request's own transaction stays free of writes until the endpoint runs: on SQLite a
+    pending write there would block the separate transactions that record denials.
+    """
+    now = utcnow()
+    async with database.session() as session:
+        await session.execute(
+            update(ApiKey)
+            .where(
+                ApiKey.id == key_id,
+                or_(
+                    ApiKey.last_used_at.is_(None),
+                    ApiKey.last_used_at <= now - LAST_USED_PRECISION,
+                ),
+            )
+            .values(last_used_at=now)
+        )
 
 
 async def revoke_key(

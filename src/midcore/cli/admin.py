@@ -13,7 +13,9 @@ from midcore.auth.roles import Role
 from midcore.cli.output import EXIT_USAGE, fail, print_json
 from midcore.config import Settings
 
-app = typer.Typer(help="Tenants and API keys, on the server's database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tenants, API keys and passwords, on the server's database.", no_args_is_help=True
+)
 
 T = TypeVar("T")
 
@@ -96,3 +98,27 @@ def create_key(
     else:
         typer.echo(f"{role.value} key {key_id} for tenant {tenant} (shown only now):")
         typer.echo(plaintext)
+
+
+@app.command("set-password")
+def set_password(
+    email: str = typer.Argument(..., help="The user's email (they must already be a member)."),
+) -> None:
+    """Set a user's sign-in password, read from standard input or a prompt; ends their sessions."""
+    import sys
+
+    from midcore.auth.sessions import set_password as store
+
+    if sys.stdin.isatty():
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        # One line from a pipe: `printf '%s\n' "$PASSWORD" | midcore admin set-password EMAIL`.
+        password = sys.stdin.readline().rstrip("\r\n")
+    settings = Settings()
+
+    async def work(session: object) -> str:
+        user = await store(session, email, password, settings)  # type: ignore[arg-type]
+        return user.id
+
+    user_id = _run_in_session(work)
+    typer.echo(f"password set for {email} ({user_id}); their sessions have ended")

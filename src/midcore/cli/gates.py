@@ -6,7 +6,7 @@ import asyncio
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Group
@@ -17,6 +17,7 @@ from rich.text import Text
 
 from midcore.cli.output import EXIT_FAILED, EXIT_USAGE, console, err_console, fail, print_json
 from midcore.config import Settings
+from midcore.errors import ConfigurationError
 from midcore.gates.models import GateResult, GateSetResult, Verdict
 from midcore.gates.readiness import Readiness, readiness
 from midcore.gates.reports import to_junit_xml, to_sarif_json
@@ -118,6 +119,8 @@ def _print_text(result: GateSetResult) -> None:
             console.print(f"  … and {hidden} more (see --format json)")
         if gate.verdict is Verdict.error and gate.stderr_tail:
             console.print(Text(gate.stderr_tail, style="dim"))
+    for warning in result.warnings:
+        err_console.print(f"midcore: warning: {warning}", markup=False, highlight=False)
     summary = result.summary
     parts = [f"{summary[v.value]} {v.value}" for v in Verdict if summary[v.value]]
     if summary["cached"]:
@@ -157,6 +160,10 @@ def run(
     sarif: Annotated[
         Path | None, typer.Option("--sarif", help="Write a SARIF 2.1.0 report.")
     ] = None,
+    no_evidence: Annotated[
+        bool,
+        typer.Option("--no-evidence", help="Do not append the verdicts to the local ledger."),
+    ] = False,
 ) -> None:
     """Run the gates; exit 0 when every required gate passed, 1 when one failed, 2 on bad input."""
     root = _workspace_path(path)
@@ -168,24 +175,65 @@ def run(
         changed_since=changed_since,
         use_cache=not no_cache,
     )
-    if output_format is OutputFormat.json:
-        result = asyncio.run(run_gates(root, options))
-    else:
-        # Load once up front so a bad config stops before the live display starts.
-        names = [g.name for g in load_gate_set(open_workspace(root, data_dir)).gates]
-        progress = _Progress(names)
-        options.on_progress = progress.update
-        with Live(progress, console=console, refresh_per_second=8, transient=True):
+    try:
+        if output_format is OutputFormat.json:
             result = asyncio.run(run_gates(root, options))
+        else:
+            # Load once up front so a bad config stops before the live display starts.
+            names = [g.name for g in load_gate_set(open_workspace(root, data_dir)).gates]
+            progress = _Progress(names)
+            options.on_progress = progress.update
+            with Live(progress, console=console, refresh_per_second=8, transient=True):
+                result = asyncio.run(run_gates(root, options))
+    except ConfigurationError as exc:  # bad config, unknown gate name, unusable ref
+        fail(str(exc), EXIT_USAGE)
     if junit_xml is not None:
         _write(junit_xml, to_junit_xml(result))
     if sarif is not None:
         _write(sarif, to_sarif_json(result))
+    evidence = None if no_evidence else _record_evidence(result)
     if output_format is OutputFormat.json:
-        print_json(result.to_json_dict())
+        print_json({**result.to_json_dict(), "evidence": evidence})
     else:
         _print_text(result)
+        if evidence:
+            err_console.print(
+                f"[dim]evidence: {len(evidence['entry_ids'])} statements appended to the local "
+                f"ledger (size {evidence['tree_size']})[/dim]"
+            )
     raise typer.Exit(result.exit_code)
+
+
+def _record_evidence(result: GateSetResult) -> dict[str, Any] | None:
+    """Append the verdicts to the embedded ledger of the data directory (default tenant)."""
+    from midcore.embedded import embedded_tenant
+    from midcore.evidence.service import NewEntry, build_evidence_service
+    from midcore.gates.attestation import statements
+
+    settings = Settings()
+    names = [gate.name for gate in result.gates]
+    items = [
+        NewEntry(
+            statement, gate=names[i] if i < len(names) else None, workspace=result.workspace.path
+        )
+        for i, statement in enumerate(statements(result))
+    ]
+
+    async def append() -> dict[str, Any]:
+        async with embedded_tenant(settings) as (database, tenant_id):
+            async with database.session() as session:
+                service = build_evidence_service(settings)
+                entries = await service.append_many(session, tenant_id, items)
+            return {
+                "entry_ids": [entry.id for entry in entries],
+                "tree_size": entries[-1].log_index + 1 if entries else 0,
+            }
+
+    try:
+        return asyncio.run(append())
+    except Exception as exc:  # the verdicts stand; only their record failed
+        err_console.print(f"midcore: warning: verdicts not recorded as evidence: {exc}")
+        return None
 
 
 def _write(path: Path, text: str) -> None:
@@ -203,7 +251,10 @@ def readiness_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per gate: where it comes from, its tool, its last verdict and whether that is current."""
-    report = readiness(_workspace_path(path), _data_dir())
+    try:
+        report = readiness(_workspace_path(path), _data_dir())
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_USAGE)
     if as_json:
         print_json(report.model_dump(mode="json"))
     else:

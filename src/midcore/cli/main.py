@@ -13,7 +13,7 @@ try:  # newer typer releases vendor click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
-from midcore.cli import admin, db, evidence, evidence_remote, gates, runs, serve
+from midcore.cli import admin, db, evidence, evidence_remote, gates, runs, serve, voice
 from midcore.cli import run as run_command
 from midcore.cli.output import EXIT_USAGE
 from midcore.errors import ConfigurationError, MidcoreError
@@ -33,6 +33,7 @@ app.add_typer(gates.app, name="gates")
 evidence_remote.register(evidence.app)
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(runs.app, name="runs")
+app.add_typer(voice.app, name="voice")
 
 
 def _version(value: bool) -> None:

@@ -44,44 +44,33 @@ async def _run_locally(
     gates: list[str] | None,
     follow: bool,
 ) -> dict[str, Any]:
-    from midcore import migrations
-    from midcore.app import prepare_database
     from midcore.auth.principal import Principal
     from midcore.auth.roles import Role
-    from midcore.db import Database
+    from midcore.embedded import embedded_tenant
     from midcore.evidence.service import build_evidence_service
     from midcore.runs import service
     from midcore.runs.endpoints import to_schema
     from midcore.runs.events import InProcessEventBus, event_payload, events_after
     from midcore.runs.executor import Executor
     from midcore.runs.schemas import RunCreate
-    from midcore.tenants.repository import TenantRepository
-    from midcore.tenants.service import DEFAULT_TENANT_SLUG, create_tenant
 
     settings = Settings()
     # Naming the folder on the command line is the permission: this is the user's own machine.
     settings = settings.model_copy(
         update={"workspace_roots": [*settings.workspace_roots, workspace]}
     )
-    database = Database(settings.resolved_database_url)
-    try:
-        await prepare_database(database, settings.model_copy(update={"bootstrap": False}))
-        if not settings.should_auto_migrate:
-            await migrations.upgrade(database.engine)
+    async with embedded_tenant(settings) as (database, tenant_id):
+        principal = Principal(tenant_id, Role.owner, f"cli:{getpass.getuser()}")
+        body = RunCreate.model_validate(
+            {
+                "task": task,
+                "workspace": {"path": str(workspace)},
+                "agent": {"kind": "command", "command": command},
+                "gates": gates,
+                "budget_seconds": budget,
+            }
+        )
         async with database.session() as session:
-            tenant = await TenantRepository(session).get_by_slug(DEFAULT_TENANT_SLUG)
-            if tenant is None:
-                tenant = await create_tenant(session, DEFAULT_TENANT_SLUG, "Default")
-            principal = Principal(tenant.id, Role.owner, f"cli:{getpass.getuser()}")
-            body = RunCreate.model_validate(
-                {
-                    "task": task,
-                    "workspace": {"path": str(workspace)},
-                    "agent": {"kind": "command", "command": command},
-                    "gates": gates,
-                    "budget_seconds": budget,
-                }
-            )
             run, _ = await service.start_run(session, principal, body, settings, None)
         bus = InProcessEventBus()
         executor = Executor(database, settings, bus, build_evidence_service(settings))
@@ -102,8 +91,6 @@ async def _run_locally(
         async with database.session() as session:
             final = await service.get_run(session, principal, run.id)
             return to_schema(final).model_dump(mode="json")
-    finally:
-        await database.dispose()
 
 
 def run(

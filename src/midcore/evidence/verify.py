@@ -286,9 +286,9 @@ def _entries(
         if position >= len(lines):
             raise _fail("missing", "the pack has a proof but no attestation line", index)
         line = lines[position]
-        if line in seen:
-            raise _fail("replayed", f"same envelope as entry {seen[line]}", index)
-        seen[line] = index
+        # The log may hold the same envelope twice (a verdict recorded again); a copy is a
+        # replay only when it is not what the signed tree has at this index (checked below).
+        first_seen = seen.setdefault(line, index)
         try:
             envelope = dsse.Envelope.from_bytes(line)
         except dsse.EnvelopeError as exc:
@@ -309,6 +309,8 @@ def _entries(
         if not merkle.verify_inclusion(
             index, checkpoint.size, merkle.leaf_hash(line), proof.hashes, checkpoint.root
         ):
+            if first_seen != index:
+                raise _fail("replayed", f"same envelope as entry {first_seen}", index)
             raise _fail(
                 "inclusion",
                 f"the entry is not at index {index} of the tree of size {checkpoint.size} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,15 @@ CACHE_FORMAT = 1
 CACHEABLE = (Verdict.passed, Verdict.failed)
 
 
-def cache_key(spec: GateSpec, tool: ToolInfo | None, inputs_sha256: str) -> str:
+def cache_key(
+    spec: GateSpec, tool: ToolInfo | None, inputs_sha256: str, packages_sha256: str | None = None
+) -> str:
     return sha256_json(
         {
             "format": CACHE_FORMAT,
             "config": spec.config.model_dump(mode="json"),
             "tool": None if tool is None else [tool.path, tool.version],
+            "packages_sha256": packages_sha256,
             "inputs_sha256": inputs_sha256,
             # The gate's own environment is passed to the tool; the rest of the parent's is not.
             "env": dict(sorted(spec.config.env.items())),
@@ -34,7 +38,7 @@ def cache_key(spec: GateSpec, tool: ToolInfo | None, inputs_sha256: str) -> str:
 
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, sort_keys=True))
     tmp.replace(path)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import xml.etree.ElementTree as ET  # parses only files our own subprocess wrote
 from collections.abc import Awaitable, Callable
@@ -19,6 +21,7 @@ from midcore.gates.config import (
     PytestGate,
     RuffGate,
 )
+from midcore.gates.detect import DETECTED
 from midcore.gates.models import Finding, GateResult, TestCase, ToolInfo, Verdict
 from midcore.gates.tools import VersionCache, find_tool, search_path
 from midcore.gates.workspace import Workspace
@@ -40,6 +43,12 @@ class GateContext:
     def root(self) -> Path:
         return self.workspace.root
 
+    def mypy_cache_dir(self) -> Path:
+        """mypy's incremental cache, kept between runs (mypy checks its own freshness); one per
+        workspace and gate so that two mypy gates never write the same cache at once."""
+        ident = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return self.data_dir / "gates" / "mypy-cache" / f"{ident}-{self.spec.name}"
+
     def env(self) -> dict[str, str]:
         extra = {"PATH": search_path(self.root), "PYTHONDONTWRITEBYTECODE": "1"}
         extra.update(self.spec.config.env)
@@ -52,6 +61,7 @@ class GateContext:
             verdict=verdict,
             reason=reason,
             required=self.spec.config.required,
+            is_detected=self.spec.source == DETECTED,
             config_sha256=self.spec.config_sha256(),
             **fields,
         )
@@ -125,7 +135,9 @@ def _garbage(ctx: GateContext, what: str, proc: ProcessResult, detail: str) -> G
 
 
 def parse_junit(path: Path) -> list[TestCase]:
-    root = ET.parse(path).getroot()  # noqa: S314 - our own subprocess's report
+    # The file comes from the workspace's test run, so treat it as untrusted: ElementTree never
+    # fetches external entities and the bundled expat (>= 2.4) caps entity amplification.
+    root = ET.parse(path).getroot()  # noqa: S314  # nosec B314
     cases = []
     for case in root.iter("testcase"):
         classname = case.get("classname") or ""
@@ -172,10 +184,14 @@ async def run_pytest(ctx: GateContext, tool: ToolInfo) -> GateResult:
 
     junit = ctx.scratch / "junit.xml"
     command = argv(junit)
-    proc = await execute(ctx, command)
+    # As `python -m pytest` does: the workspace root is importable, so a flat-layout project's
+    # tests find its package without an install.
+    root_on_path = os.pathsep.join(p for p in (str(ctx.root), ctx.env().get("PYTHONPATH")) if p)
+    proc = await execute(ctx, command, PYTHONPATH=root_on_path)
     if proc.returncode == 5:
         return ctx.result(Verdict.skipped, "not applicable: no tests collected", command=command)
-    if proc.returncode not in (0, 1) or not junit.is_file():
+    # 2 is pytest's "interrupted", which collection errors cause: the report lists them.
+    if proc.returncode not in (0, 1, 2) or not junit.is_file():
         return _garbage(ctx, "pytest", proc, "no JUnit report" if not junit.is_file() else "crash")
     try:
         cases = parse_junit(junit)
@@ -187,10 +203,12 @@ async def run_pytest(ctx: GateContext, tool: ToolInfo) -> GateResult:
             break
         retry_junit = ctx.scratch / f"junit-retry-{attempt + 1}.xml"
         # --lf reads the failures from our private cache dir: only failing tests run again.
-        await execute(ctx, argv(retry_junit, "--lf", "--lfnf=none"))
-        if not retry_junit.is_file():
-            break
-        for case in parse_junit(retry_junit):
+        await execute(ctx, argv(retry_junit, "--lf", "--lfnf=none"), PYTHONPATH=root_on_path)
+        try:
+            retried = parse_junit(retry_junit)
+        except (OSError, ET.ParseError):
+            break  # an unreadable retry proves nothing: the first failures stand
+        for case in retried:
             before = by_id.get(case.id)
             if before and before.outcome in ("failed", "error") and case.outcome == "passed":
                 by_id[case.id] = TestCase(id=case.id, outcome="flaky", message=before.message)
@@ -207,8 +225,10 @@ async def run_pytest(ctx: GateContext, tool: ToolInfo) -> GateResult:
             stderr_tail=tail(proc.stdout) if bad else None,
             **fields,
         )
-    if proc.returncode == 1 and not counts["flaky"]:
-        return _garbage(ctx, "pytest", proc, "exit code 1 with no failing test in the report")
+    if proc.returncode in (1, 2) and not counts["flaky"]:
+        return _garbage(
+            ctx, "pytest", proc, f"exit code {proc.returncode} with no failing test in the report"
+        )
     if counts["flaky"]:
         return ctx.result(
             Verdict.passed,
@@ -247,6 +267,7 @@ async def run_ruff(ctx: GateContext, tool: ToolInfo) -> GateResult:
                 line=(item.get("location") or {}).get("row"),
                 column=(item.get("location") or {}).get("column"),
                 rule=item.get("code") or "syntax-error",
+                rule_name=_ruff_rule_name(item),
                 message=item["message"],
                 severity="error",
                 help_uri=item.get("url"),
@@ -256,6 +277,12 @@ async def run_ruff(ctx: GateContext, tool: ToolInfo) -> GateResult:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return _garbage(ctx, "ruff", proc, f"{type(exc).__name__}: {exc}")
     return _findings_verdict(ctx, findings, command, "ruff")
+
+
+def _ruff_rule_name(item: dict[str, Any]) -> str | None:
+    # ruff's JSON has no rule name, but its documentation URL ends with it.
+    url = item.get("url")
+    return url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else None
 
 
 def _findings_verdict(
@@ -315,7 +342,7 @@ async def run_mypy(ctx: GateContext, tool: ToolInfo) -> GateResult:
         "--no-pretty",
         "--no-color-output",
         "--cache-dir",
-        str(ctx.scratch / "mypy-cache"),
+        str(ctx.mypy_cache_dir()),
         *ctx.spec.config.args,
         *targets,
     ]
@@ -343,7 +370,21 @@ async def run_mypy(ctx: GateContext, tool: ToolInfo) -> GateResult:
 
 # bandit -------------------------------------------------------------------------------------
 
-_BANDIT_EXCLUDES = [".venv", "venv", ".tox", "tests", "test", "node_modules", "build", "dist"]
+# bandit excludes a file when one of these is a substring of its "./"-relative path or matches
+# it as a glob. Test code is left out at any depth: asserts, pickle and exec are normal there.
+_BANDIT_EXCLUDES = [
+    "/.venv/",
+    "/venv/",
+    "/.tox/",
+    "/node_modules/",
+    "/build/",
+    "/dist/",
+    "/tests/",
+    "/test/",
+    "*/test_*.py",
+    "*/*_test.py",
+    "*/conftest.py",
+]
 _BANDIT_LEVEL = {"LOW": "note", "MEDIUM": "warning", "HIGH": "error"}
 
 
@@ -351,7 +392,7 @@ async def run_bandit(ctx: GateContext, tool: ToolInfo) -> GateResult:
     config = ctx.spec.config
     assert isinstance(config, BanditGate)
     report = ctx.scratch / "bandit.json"
-    excludes = ",".join(f"./{e}" for e in [*_BANDIT_EXCLUDES, *config.exclude])
+    excludes = ",".join([*_BANDIT_EXCLUDES, *(f"./{e}" for e in config.exclude)])
     command = [
         *_base(ctx, tool, []),
         "-r",

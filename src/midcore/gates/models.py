@@ -61,6 +61,7 @@ class GateResult(BaseModel):
     verdict: Verdict
     reason: str
     required: bool = True
+    is_detected: bool = False  # chosen by detection, not by the project's configuration
     is_warning: bool = False  # passed, but with something to look at (flaky tests)
     is_cached: bool = False
     duration_seconds: float = 0.0
@@ -77,14 +78,23 @@ class GateResult(BaseModel):
 
     @property
     def blocks(self) -> bool:
-        """Whether this verdict fails the set."""
-        return self.required and self.verdict in (Verdict.failed, Verdict.error)
+        """Whether this verdict fails the set.
+
+        A configured required gate whose tool is missing blocks: otherwise uninstalling a tool
+        would be a way around its gate. A detected one only warns, since detection guesses.
+        """
+        if not self.required:
+            return False
+        if self.verdict is Verdict.unavailable:
+            return not self.is_detected
+        return self.verdict in (Verdict.failed, Verdict.error)
 
     @property
     def warns(self) -> bool:
         if self.is_warning:
             return True
-        return not self.required and self.verdict in (Verdict.failed, Verdict.error)
+        bad = (Verdict.failed, Verdict.error, Verdict.unavailable)
+        return not self.blocks and self.verdict in bad
 
 
 class WorkspaceState(BaseModel):
@@ -108,6 +118,7 @@ class GateSetResult(BaseModel):
     exit_code: int
     summary: dict[str, int]
     gates: list[GateResult]
+    warnings: list[str] = Field(default_factory=list)  # about the run, not one gate
 
     model_config = {"populate_by_name": True}
 

@@ -11,7 +11,7 @@ from midcore.gates.cache import LastResults, LastVerdict, ResultCache, cache_key
 from midcore.gates.kinds import GateContext, input_patterns, resolve_tool
 from midcore.gates.models import ToolInfo, Verdict
 from midcore.gates.runner import load_gate_set, open_workspace
-from midcore.gates.tools import VersionCache
+from midcore.gates.tools import VersionCache, installed_packages_sha256
 
 Freshness = Literal["current", "stale", "never-run"]
 
@@ -58,7 +58,8 @@ def readiness(root: Path, data_dir: Path) -> Readiness:
         key = None
         if found and spec.kind != "diff-policy":
             inputs = workspace.digest_of(workspace.select(input_patterns(spec)))
-            key = cache_key(spec, tool, inputs)
+            packages = installed_packages_sha256(tool.path) if tool and tool.path else None
+            key = cache_key(spec, tool, inputs, packages)
         is_cached = key is not None and cache.has(key)
         previous = last.get(spec.name)
         freshness: Freshness

@@ -59,8 +59,13 @@ def _gate_body(gate: GateResult) -> str:
 
 def to_junit_xml(result: GateSetResult) -> str:
     failures = sum(1 for g in result.gates if g.verdict is Verdict.failed)
-    errors = sum(1 for g in result.gates if g.verdict is Verdict.error)
-    skipped = sum(1 for g in result.gates if g.verdict in (Verdict.skipped, Verdict.unavailable))
+    errors = sum(
+        1
+        for g in result.gates
+        if g.verdict is Verdict.error or (g.verdict is Verdict.unavailable and g.blocks)
+    )
+    passed = sum(1 for g in result.gates if g.verdict is Verdict.passed)
+    skipped = len(result.gates) - failures - errors - passed
     attrs = {
         "name": "midcore gates",
         "tests": str(len(result.gates)),
@@ -97,10 +102,9 @@ def to_junit_xml(result: GateSetResult) -> str:
                 case, "failure", {"message": gate.reason + required, "type": "failed"}
             )
             node.text = _gate_body(gate)
-        elif gate.verdict is Verdict.error:
-            node = ET.SubElement(
-                case, "error", {"message": gate.reason + required, "type": "error"}
-            )
+        elif gate.verdict is Verdict.error or (gate.verdict is Verdict.unavailable and gate.blocks):
+            kind = gate.verdict.value
+            node = ET.SubElement(case, "error", {"message": gate.reason + required, "type": kind})
             node.text = _gate_body(gate)
         elif gate.verdict in (Verdict.skipped, Verdict.unavailable):
             ET.SubElement(case, "skipped", {"message": f"{gate.verdict.value}: {gate.reason}"})

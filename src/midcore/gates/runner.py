@@ -23,7 +23,7 @@ from midcore.gates.config import (
     SecretsGate,
     load_config,
 )
-from midcore.gates.detect import detect
+from midcore.gates.detect import DETECTED, detect
 from midcore.gates.kinds import (
     TOOL_RUNNERS,
     GateContext,
@@ -33,7 +33,7 @@ from midcore.gates.kinds import (
     tail,
 )
 from midcore.gates.models import GateResult, GateSetResult, ToolInfo, Verdict, WorkspaceState
-from midcore.gates.tools import VersionCache
+from midcore.gates.tools import VersionCache, installed_packages_sha256
 from midcore.gates.workspace import ChangedSinceError, Workspace, matches_any
 
 EXIT_PASSED = 0
@@ -101,6 +101,7 @@ class _Runner:
             verdict=verdict,
             reason=reason,
             required=spec.config.required,
+            is_detected=spec.source == DETECTED,
             config_sha256=spec.config_sha256(),
             started_at=now,
             finished_at=now,
@@ -119,6 +120,10 @@ class _Runner:
                 result = self._plain(spec, Verdict.error, str(exc))
             except OSError as exc:
                 result = self._plain(spec, Verdict.error, f"could not start: {exc}")
+            except Exception as exc:  # one gate's surprise must not take the whole set down
+                result = self._plain(
+                    spec, Verdict.error, f"internal error: {type(exc).__name__}: {exc}"
+                )
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             result.started_at = started_at
@@ -147,7 +152,8 @@ class _Runner:
         if not isinstance(spec.config, DiffPolicyGate):
             # diff-policy depends on the base ref and history, not only on file bytes.
             inputs = await asyncio.to_thread(self._inputs_sha256, spec)
-            key = cache_key(spec, tool, inputs)
+            packages = installed_packages_sha256(tool.path) if tool and tool.path else None
+            key = cache_key(spec, tool, inputs, packages)
             if self.options.use_cache:
                 cached = self.cache.get(key)
                 if cached is not None:
@@ -186,8 +192,11 @@ class _Runner:
         def read() -> list[tuple[str, bytes]]:
             out = []
             for path in paths:
+                full = self.workspace.root / path
                 try:
-                    out.append((path, (self.workspace.root / path).read_bytes()))
+                    if full.stat().st_size > secrets.MAX_FILE_BYTES:
+                        continue
+                    out.append((path, full.read_bytes()))
                 except OSError:
                     continue
             return out
@@ -258,6 +267,10 @@ async def run_gates(root: Path, options: RunOptions) -> GateSetResult:
     _check_names(gate_set, options.only, "--only")
     _check_names(gate_set, options.skip, "--skip")
     changed = workspace.changed_files(options.changed_since) if options.changed_since else None
+    # The subject of the verdicts is the state the gates were given, before any tool wrote files.
+    commit = workspace.head()
+    tree = workspace.tree_sha256()
+    is_dirty = workspace.is_dirty()
     runner = _Runner(workspace, gate_set, options)
     planned: list[GateResult | asyncio.Task[GateResult]] = []
     async with asyncio.TaskGroup() as group:
@@ -284,15 +297,13 @@ async def run_gates(root: Path, options: RunOptions) -> GateSetResult:
     for result in results:
         if result.stderr_tail:
             result.stderr_tail = tail(result.stderr_tail)
-    commit = workspace.head()
-    tree = workspace.tree_sha256()
     LastResults(options.data_dir, workspace.root).record(results, commit, tree)
     passed = not any(r.blocks for r in results)
     return GateSetResult(
         workspace=WorkspaceState(
             path=str(workspace.root),
             git_commit=commit,
-            is_dirty=workspace.is_dirty(),
+            is_dirty=is_dirty,
             tree_sha256=tree,
         ),
         config_source=gate_set.source,
@@ -305,4 +316,5 @@ async def run_gates(root: Path, options: RunOptions) -> GateSetResult:
         exit_code=EXIT_PASSED if passed else EXIT_FAILED,
         summary=summarize(results),
         gates=results,
+        warnings=workspace.warnings,
     )

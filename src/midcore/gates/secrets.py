@@ -92,7 +92,7 @@ ENTROPY_RULE = Rule(
     "high-entropy string assigned to a secret-looking name",
     re.compile(
         r"(?i)\b([a-z0-9_\-]*(?:secret|token|passw(?:or)?d|pwd|api_?key|apikey|access_?key|"
-        r"auth|credential|private_?key)[a-z0-9_\-]*)[\"']?\s*(?::=|=|:)\s*[bru]?[\"']"
+        r"auth(?!or)|credential|private_?key)[a-z0-9_\-]*)[\"']?\s*(?::=|=|:)\s*[bru]?[\"']"
         r"([^\"'\s]{16,})[\"']"
     ),
     2,
@@ -111,10 +111,15 @@ def _fingerprint(rule: str, path: str, secret: str) -> str:
     return hashlib.sha256(f"{rule}\0{path}\0{secret}".encode()).hexdigest()[:32]
 
 
+_URL_WITHOUT_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.IGNORECASE)
+
+
 def _looks_like_placeholder(value: str) -> bool:
     lowered = value.lower()
     return (
-        lowered.startswith(("${", "{{", "<", "%(", "os.environ", "env("))
+        # A plain URL is an address, not a secret; one with user:password@ may be.
+        bool(_URL_WITHOUT_CREDENTIALS.match(value))
+        or lowered.startswith(("${", "{{", "<", "%(", "os.environ", "env("))
         or "example" in lowered
         or "xxxx" in lowered
         or "changeme" in lowered

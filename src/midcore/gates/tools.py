@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from midcore.sandbox import build_env
@@ -34,11 +36,29 @@ def find_tool(name: str, workspace: Path) -> str | None:
     return shutil.which(name, path=search_path(workspace))
 
 
+def installed_packages_sha256(executable: str) -> str | None:
+    """Digest of the distributions installed in the virtualenv an executable lives in.
+
+    A test run depends on the project's dependencies as much as on its files: upgrading one in
+    the virtualenv must not replay a cached verdict. None when the tool is not in a virtualenv.
+    """
+    env_root = Path(os.path.realpath(os.path.dirname(executable))).parent
+    if not (env_root / "pyvenv.cfg").is_file():
+        env_root = Path(os.path.dirname(executable)).parent
+        if not (env_root / "pyvenv.cfg").is_file():
+            return None
+    names = sorted(
+        p.name for p in env_root.glob("lib/python*/site-packages/*.dist-info") if p.is_dir()
+    )
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
 class VersionCache:
     """`tool --version` is slow for Python tools; remember it per executable file state."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
+        self._lock = threading.Lock()  # gates ask from worker threads at the same time
         self._data: dict[str, str] = {}
         if path is not None and path.is_file():
             try:
@@ -58,15 +78,16 @@ class VersionCache:
         if key in self._data:
             return self._data[key] or None
         version = _ask_version(executable, workspace, timeout)
-        self._data[key] = version or ""
-        self._save()
+        with self._lock:
+            self._data[key] = version or ""
+            self._save()
         return version
 
     def _save(self) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(self._data, sort_keys=True))
         tmp.replace(self.path)
 

@@ -82,6 +82,7 @@ def matches_any(path: str, patterns: Iterable[str]) -> bool:
 class Workspace:
     root: Path
     excluded: list[str] = field(default_factory=list)  # repo-relative dirs to leave out
+    warnings: list[str] = field(default_factory=list)
     _files: list[str] | None = None
     _digests: dict[str, str] = field(default_factory=dict)
 
@@ -103,6 +104,12 @@ class Workspace:
                     if path and not self._is_excluded(path) and (self.root / path).is_file():
                         yield path
                 return
+            # Say so rather than silently losing .gitignore and the commit from the evidence.
+            first = (out.stderr.strip().splitlines() or ["unknown error"])[0]
+            self.warnings.append(
+                f"git cannot read this repository ({first.removeprefix('fatal: ')}); "
+                "files were listed without .gitignore and no commit is recorded"
+            )
         for dirpath, dirnames, filenames in os.walk(self.root):
             dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
             rel_dir = os.path.relpath(dirpath, self.root)

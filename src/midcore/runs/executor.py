@@ -372,4 +372,3 @@ def finished_data(run: Run) -> dict[str, Any]:
         ],
         "evidence_entry_ids": run.evidence_entry_ids or [],
     }
-

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from midcore.db import Base, utcnow
+from midcore.db import Base, JSONType, utcnow
 from midcore.ids import new_id
 
 
@@ -36,5 +36,24 @@ class Membership(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TenantSso(Base):
+    """A tenant's OpenID Connect sign-in; an unset issuer, client id or secret falls back to
+    the server-wide settings."""
+
+    __tablename__ = "tenant_sso"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    issuer: Mapped[str | None] = mapped_column(String(500))
+    client_id: Mapped[str | None] = mapped_column(String(200))
+    client_secret: Mapped[str | None] = mapped_column(String(500))
+    allowed_domains: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    default_role: Mapped[str] = mapped_column(String(20))
+    is_jit_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

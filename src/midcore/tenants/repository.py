@@ -20,6 +20,11 @@ class TenantRepository:
     async def get_by_slug(self, slug: str) -> Tenant | None:
         return await self.session.scalar(select(Tenant).where(Tenant.slug == slug))
 
+    async def get_by_slug_or_id(self, slug_or_id: str) -> Tenant | None:
+        return await self.session.scalar(
+            select(Tenant).where((Tenant.slug == slug_or_id) | (Tenant.id == slug_or_id))
+        )
+
     async def count(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Tenant)) or 0)
 
@@ -48,3 +53,21 @@ class MemberRepository:
 
     async def get_user_by_email(self, email: str) -> User | None:
         return await self.session.scalar(select(User).where(User.email == email))
+
+    async def membership(self, user_id: str, tenant_id: str) -> Membership | None:
+        """Unscoped on purpose: it is what decides which tenants a signed-in user may act in."""
+        return await self.session.scalar(
+            select(Membership).where(
+                Membership.user_id == user_id, Membership.tenant_id == tenant_id
+            )
+        )
+
+    async def tenants_of(self, user_id: str) -> list[tuple[Membership, Tenant]]:
+        """The user's memberships, oldest first (the first is where a sign-in lands)."""
+        statement = (
+            select(Membership, Tenant)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user_id)
+            .order_by(Membership.id)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]

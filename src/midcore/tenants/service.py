@@ -12,9 +12,10 @@ from midcore.auth.roles import Role
 from midcore.auth.service import create_key
 from midcore.db import utcnow
 from midcore.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from midcore.tenants.models import Membership, Tenant, User
+from midcore.tenants.models import Membership, Tenant, TenantSso, User
 from midcore.tenants.repository import MemberRepository, TenantRepository
-from midcore.tenants.schemas import Member
+from midcore.tenants.schemas import Member, TenantSsoUpdate
+from midcore.tenants.schemas import TenantSso as TenantSsoRead
 
 DEFAULT_TENANT_SLUG = "default"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -74,7 +75,7 @@ def _member(membership: Membership, user: User) -> Member:
     )
 
 
-def _check_may_grant(principal: Principal, role: Role) -> None:
+def check_may_grant(principal: Principal, role: Role) -> None:
     if not principal.role.includes(role):
         raise PermissionDenied(f"a {principal.role} cannot grant the role {role}")
 
@@ -82,7 +83,7 @@ def _check_may_grant(principal: Principal, role: Role) -> None:
 async def add_member(
     session: AsyncSession, principal: Principal, email: str, name: str | None, role: Role
 ) -> Member:
-    _check_may_grant(principal, role)
+    check_may_grant(principal, role)
     members = MemberRepository(session)
     email = email.lower()
     user = await members.get_user_by_email(email)
@@ -120,8 +121,8 @@ async def change_role(
     membership, user = await _get_member(session, principal, user_id)
     previous = Role(membership.role)
     # Raising or lowering someone is only allowed within the caller's own reach.
-    _check_may_grant(principal, role)
-    _check_may_grant(principal, previous)
+    check_may_grant(principal, role)
+    check_may_grant(principal, previous)
     if role != previous and previous is Role.owner:
         await _check_keeps_an_owner(session, membership)
     membership.role = role.value
@@ -132,7 +133,7 @@ async def change_role(
 
 async def remove_member(session: AsyncSession, principal: Principal, user_id: str) -> Member:
     membership, user = await _get_member(session, principal, user_id)
-    _check_may_grant(principal, Role(membership.role))
+    check_may_grant(principal, Role(membership.role))
     await _check_keeps_an_owner(session, membership)
     removed = _member(membership, user)
     await session.delete(membership)
@@ -140,5 +141,66 @@ async def remove_member(session: AsyncSession, principal: Principal, user_id: st
     return removed
 
 
+async def get_member(session: AsyncSession, principal: Principal, user_id: str) -> Member:
+    return _member(*await _get_member(session, principal, user_id))
+
+
 def member_from_row(row: tuple[Membership, User]) -> Member:
     return _member(*row)
+
+
+class SsoNotConfigured(NotFound):
+    code = "sso_not_configured"
+    title = "SSO not configured"
+
+
+def _sso_read(tenant: Tenant, config: TenantSso) -> TenantSsoRead:
+    return TenantSsoRead(
+        issuer=config.issuer,
+        client_id=config.client_id,
+        has_client_secret=bool(config.client_secret),
+        allowed_domains=list(config.allowed_domains),
+        default_role=Role(config.default_role),
+        is_jit_enabled=config.is_jit_enabled,
+        login_url=f"/api/v1/auth/sso/login?tenant={tenant.slug}",
+        updated_at=config.updated_at,
+    )
+
+
+async def read_sso(session: AsyncSession, principal: Principal) -> TenantSsoRead:
+    tenant = await TenantRepository(session).get_current(principal)
+    config = await session.get(TenantSso, principal.tenant_id)
+    if config is None:
+        raise SsoNotConfigured("this tenant has no SSO configuration")
+    return _sso_read(tenant, config)
+
+
+async def put_sso(
+    session: AsyncSession, principal: Principal, update: TenantSsoUpdate
+) -> TenantSsoRead:
+    """Create or replace the tenant's SSO configuration (an omitted secret keeps the old one)."""
+    check_may_grant(principal, update.default_role)
+    tenant = await TenantRepository(session).get_current(principal)
+    config = await session.get(TenantSso, principal.tenant_id)
+    if config is None:
+        config = TenantSso(tenant_id=principal.tenant_id)
+        session.add(config)
+    # A secret belongs to its client: a new client id without a secret clears the old one.
+    if update.client_secret is not None or update.client_id != config.client_id:
+        config.client_secret = update.client_secret
+    config.issuer = update.issuer.rstrip("/") if update.issuer else None
+    config.client_id = update.client_id
+    config.allowed_domains = sorted({d.lower() for d in update.allowed_domains})
+    config.default_role = update.default_role.value
+    config.is_jit_enabled = update.is_jit_enabled
+    config.updated_at = utcnow()
+    await session.flush()
+    return _sso_read(tenant, config)
+
+
+async def delete_sso(session: AsyncSession, principal: Principal) -> None:
+    config = await session.get(TenantSso, principal.tenant_id)
+    if config is None:
+        raise SsoNotConfigured("this tenant has no SSO configuration")
+    await session.delete(config)
+    await session.flush()

@@ -7,9 +7,11 @@ uncommitted changes included; the run's result is the diff from that commit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -77,6 +79,16 @@ def check_git_url(url: str, roots: list[Path]) -> None:
         resolve_allowed_path(parsed.path, roots)
 
 
+@functools.cache
+def _global_config() -> Path:
+    """Workspaces are often owned by another user than the server (a checkout, an unpacked
+    archive); Midcore only reads them, so git's ownership check must not refuse them. It has to
+    be global configuration: `git -c` does not reach the upload-pack of a local clone."""
+    path = Path(tempfile.mkdtemp(prefix="midcore-git-")) / "config"
+    path.write_text("[safe]\n\tdirectory = *\n")
+    return path
+
+
 async def git(*args: str, cwd: Path, check: bool = True) -> str:
     process = await asyncio.create_subprocess_exec(
         "git",
@@ -91,6 +103,7 @@ async def git(*args: str, cwd: Path, check: bool = True) -> str:
             "LANG": "C.UTF-8",
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": str(_global_config()),
             **_GIT_IDENTITY,
         },
     )
@@ -119,9 +132,12 @@ async def _copy_dirty_state(source: Path, target: Path) -> None:
         if len(entry) < 4:
             continue
         code, relative = entry[:2], entry[3:]
-        if code[0] in "RC":  # a rename is followed by its old name
+        paths = [relative]
+        if code[0] in "RC" and index < len(entries):  # followed by the old name
+            paths.append(entries[index])
             index += 1
-        await asyncio.to_thread(_mirror_file, source / relative, target / relative)
+        for path in paths:
+            await asyncio.to_thread(_mirror_file, source / path, target / path)
 
 
 def _mirror_file(source: Path, target: Path) -> None:
@@ -154,9 +170,8 @@ async def prepare(
             await git(
                 "clone", "-q", "--shared", "--no-checkout", str(source), str(target), cwd=run_dir
             )
-            source_commit = (
-                await git("rev-parse", "HEAD", cwd=source, check=False)
-            ).strip() or None
+            head = await git("rev-parse", "--verify", "-q", "HEAD", cwd=source, check=False)
+            source_commit = head.strip() or None  # None: a repository with no commit yet
             if source_commit:
                 await git("checkout", "-q", "--detach", source_commit, cwd=target)
             await _copy_dirty_state(source, target)

@@ -1,0 +1,1 @@
+"""Voice transcription: audio in, text and the command it states out. Works without the server."""
