@@ -156,3 +156,24 @@ def test_no_answer_is_a_timeout_error() -> None:
             client.me()
     finally:
         listener.close()
+
+
+def test_429_from_the_server_itself(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.e2e.conftest import midcore_env, start_server, stop_server
+
+    data = tmp_path_factory.mktemp("limited") / "data"
+    # Two requests per key in a day-long window: the third is over the limit whatever the clock.
+    env = midcore_env(
+        data, MIDCORE_RATE_LIMIT_PER_API_KEY="2", MIDCORE_RATE_LIMIT_WINDOW_SECONDS="86400"
+    )
+    server = start_server(data, env)
+    try:
+        with Midcore(server.url, server.printed_key(), max_retries=0) as client:
+            client.me()
+            client.me()
+            with pytest.raises(RateLimitError) as raised:
+                client.me()
+    finally:
+        stop_server(server)
+    assert raised.value.status == 429 and raised.value.code == "rate_limited"
+    assert raised.value.retry_after is not None and raised.value.retry_after > 0
