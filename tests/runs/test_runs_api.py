@@ -335,7 +335,11 @@ class TestCancel:
         assert response.status_code == 200
         assert response.json()["status"] == "cancelling"
         again = await client.post(f"{RUNS}/{run_id}/cancel", headers=tenant.headers(Role.operator))
-        assert again.status_code == 200 and again.json()["status"] in {"cancelling", "cancelled"}
+        # Twice: still cancelling answers 200; already cancelled is a finished run, a 409.
+        if again.status_code == 200:
+            assert again.json()["status"] == "cancelling"
+        else:
+            assert "already finished: cancelled" in str(assert_problem(again, 409, "run_finished"))
         run = await wait_for_end(client, tenant, run_id, seconds=60)
         assert (run["status"], run["status_reason"]) == ("cancelled", "cancelled")
         assert run["cancel_requested_at"] is not None
@@ -499,3 +503,20 @@ class TestOutput:
         import hashlib
 
         assert hashlib.sha256(log.read_bytes()).hexdigest() == run["transcript_sha256"]
+
+
+class TestCancelRace:
+    async def test_cancel_right_after_start_always_lands(
+        self, client: httpx.AsyncClient, tenant: TenantKeys, repo: Path
+    ) -> None:
+        # The executor claims the run while the cancel is on its way: either way, one answer.
+        for _ in range(8):
+            body = run_body(repo, ["sleep", "30"], gates=[])
+            run_id = (await _start(client, tenant, body)).json()["run_id"]
+            response = await client.post(
+                f"{RUNS}/{run_id}/cancel", headers=tenant.headers(Role.operator)
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["status"] in {"cancelled", "cancelling"}
+            run = await wait_for_end(client, tenant, run_id)
+            assert run["status"] == "cancelled"

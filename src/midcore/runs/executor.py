@@ -101,45 +101,37 @@ class Executor:
         """Keeps the run's heartbeat fresh and notices a cancel made by another process."""
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            async with self.database.session() as session:
-                await session.execute(
-                    update(Run)
-                    .where(Run.id == live.run_id)
-                    .values(heartbeat_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
-                run = await session.get(Run, live.run_id)
-                if (
-                    run is not None
-                    and run.status == RunStatus.cancelling
-                    and not live.cancel.is_set()
-                ):
-                    self.request_cancel(live.run_id)
+            try:
+                await self._beat(live)
+            except Exception:  # a missed beat is retried; a dead heartbeat would lose cancels
+                logger.exception("heartbeat of run %s failed", live.run_id)
+
+    async def _beat(self, live: _Live) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                update(Run)
+                .where(Run.id == live.run_id)
+                .values(heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            run = await session.get(Run, live.run_id)
+            cancelled = run is not None and run.status == RunStatus.cancelling
+        if cancelled and not live.cancel.is_set():
+            self.request_cancel(live.run_id)
 
     # -- the run ----------------------------------------------------------------------------
 
     async def execute(self, run_id: str) -> None:
-        async with self.database.session() as session:
-            run = await session.get(Run, run_id)
-            if run is None or run.status != RunStatus.queued:
-                return  # cancelled while queued, or claimed by someone else
-            try:
-                await transition(
-                    session, run, RunStatus.running, worker_id=self.worker_id, heartbeat_at=utcnow()
-                )
-            except StaleRunState:
-                return
-            await append_events(
-                session,
-                run,
-                [
-                    (EventType.run_started, {"worker": self.worker_id}),
-                    (EventType.run_state, {"from": "queued", "to": "running", "reason": None}),
-                ],
-            )
-        self.bus.publish(run.session_id)
-        live = _Live(run_id)
-        self.live[run_id] = live
+        # Known before the claim commits, so a cancel that follows the claim at once finds it.
+        live = self.live[run_id] = _Live(run_id)
+        run = None
+        try:
+            run = await self._claim(run_id)
+        finally:
+            if run is None:
+                self.live.pop(run_id, None)
+        if run is None:
+            return
         heartbeat = asyncio.create_task(self._heartbeat(live))
         try:
             await self._run(run, live)
@@ -151,6 +143,31 @@ class Executor:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             self.live.pop(run_id, None)
+
+    async def _claim(self, run_id: str) -> Run | None:
+        """Take a queued run for this executor, exactly once across every process."""
+        claimed: Run | None = None
+        async with self.database.session() as session:
+            run = await session.get(Run, run_id)
+            if run is None or run.status != RunStatus.queued:
+                return None  # cancelled while queued, or claimed by someone else
+            try:
+                await transition(
+                    session, run, RunStatus.running, worker_id=self.worker_id, heartbeat_at=utcnow()
+                )
+            except StaleRunState:
+                return None
+            await append_events(
+                session,
+                run,
+                [
+                    (EventType.run_started, {"worker": self.worker_id}),
+                    (EventType.run_state, {"from": "queued", "to": "running", "reason": None}),
+                ],
+            )
+            claimed = run
+        self.bus.publish(claimed.session_id)
+        return claimed
 
     def agent_limits(self) -> ResourceLimits:
         megabyte = 1024 * 1024

@@ -20,7 +20,7 @@ from midcore.runs.executor import end_events
 from midcore.runs.models import Run, RunSession
 from midcore.runs.repository import RunRepository
 from midcore.runs.schemas import GitWorkspace, PathWorkspace, RunCreate
-from midcore.runs.states import RunStatus, transition
+from midcore.runs.states import RunStatus, StaleRunState, transition
 from midcore.workspaces.service import check_git_url, resolve_allowed_path
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -164,14 +164,22 @@ async def cancel_run(
 ) -> tuple[Run, bool]:
     """Cancel a run; the flag says whether the executor must be told (it was running)."""
     run = await get_run(session, principal, run_id)
-    status = RunStatus(run.status)
-    if status.is_terminal:
-        raise RunAlreadyFinished(f"run {run_id} already finished: {status}")
-    if status is RunStatus.cancelling:
-        return run, False
-    target = RunStatus.cancelled if status is RunStatus.queued else RunStatus.cancelling
-    reason = "cancelled" if target is RunStatus.cancelled else "cancel_requested"
-    await transition(session, run, target, reason, cancel_requested_at=utcnow())
+    for attempt in range(3):
+        status = RunStatus(run.status)
+        if status.is_terminal:
+            raise RunAlreadyFinished(f"run {run_id} already finished: {status}")
+        if status is RunStatus.cancelling:
+            return run, False
+        target = RunStatus.cancelled if status is RunStatus.queued else RunStatus.cancelling
+        reason = "cancelled" if target is RunStatus.cancelled else "cancel_requested"
+        try:
+            await transition(session, run, target, reason, cancel_requested_at=utcnow())
+            break
+        except StaleRunState:
+            # The executor moved the run meanwhile (claimed it, started gating, ended it):
+            # decide again on the status it has now, which transition() has re-read.
+            if attempt == 2:
+                raise
     if target is RunStatus.cancelled:
         events = await end_events(session, evidence, run, status)
     else:
