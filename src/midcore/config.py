@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     voice_openai_api_key: str | None = None
     voice_openai_model: str = "whisper-1"
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
     # Migrations run on start by default only on the embedded SQLite database; on PostgreSQL
     # several API processes may start at once, so `midcore db upgrade` is an explicit step.

@@ -189,6 +189,17 @@ class TestListKeys:
 
 
 class TestRevokeKey:
+    async def test_admin_cannot_revoke_an_owner_key(
+        self, client: httpx.AsyncClient, tenant: TenantKeys
+    ) -> None:
+        key_id = tenant.key_ids[Role.owner]
+        response = await client.delete(
+            f"/api/v1/api-keys/{key_id}", headers=tenant.headers(Role.admin)
+        )
+        assert_problem(response, 403, "permission_denied")
+        me = await client.get("/api/v1/auth/me", headers=tenant.headers(Role.owner))
+        assert me.status_code == 200
+
     async def test_revoked_key_stops_working(
         self, app: FastAPI, client: httpx.AsyncClient, tenant: TenantKeys
     ) -> None:

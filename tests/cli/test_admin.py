@@ -16,7 +16,21 @@ def test_version(tmp_path: Path) -> None:
 
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     env = midcore_env(tmp_path)
-    for args in (["frobnicate"], ["admin", "create-key", "--role", "emperor", "--tenant", "x"]):
+    for args in (
+        ["frobnicate"],
+        ["admin", "create-key", "--role", "emperor", "--tenant", "x"],
+        [
+            "admin",
+            "create-key",
+            "--role",
+            "viewer",
+            "--tenant",
+            "x",
+            "--expires-in-days",
+            "99999999",
+        ],
+        ["serve", "--port", "99999"],
+    ):
         result = run_midcore(*args, env=env)
         assert result.returncode == 2, result
         lines = result.stderr.strip().splitlines()

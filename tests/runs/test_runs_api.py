@@ -106,6 +106,9 @@ class TestStartRun:
             ({"agent": {"kind": "telepathy"}}, "agent"),
             ({"workspace": {"path": "/x", "git": "https://example.com/r.git"}}, "workspace"),
             ({"unexpected": 1}, "unexpected"),
+            ({"budget_seconds": True}, "budget_seconds"),
+            ({"budget_seconds": "60"}, "budget_seconds"),
+            ({"stream": "yes"}, "stream"),
         ],
     )
     async def test_invalid_body(
@@ -139,6 +142,18 @@ class TestStartRun:
         for path in [str(outside), f"{repo}/../../outside", str(link), "relative/path", "/etc"]:
             response = await _start(client, tenant, run_body(Path(path), ["true"]))
             assert_problem(response, 422, "workspace_rejected")
+
+    async def test_unusable_paths_and_urls_are_422_not_500(
+        self, client: httpx.AsyncClient, tenant: TenantKeys, repo: Path
+    ) -> None:
+        for workspace in [
+            {"path": f"{repo}\u0000x"},
+            {"path": f"{repo.parent}/{'a' * 300}"},
+            {"git": f"file://{repo}\u0000"},
+            {"git": "https://user:secret@example.com/x/y.git"},
+        ]:
+            body = run_body(repo, ["true"]) | {"workspace": workspace}
+            assert_problem(await _start(client, tenant, body), 422, "workspace_rejected")
 
     async def test_dangerous_git_transport_is_refused(
         self, client: httpx.AsyncClient, tenant: TenantKeys, repo: Path
@@ -204,6 +219,27 @@ class TestStartRun:
         import hashlib
 
         assert hashlib.sha256(stored.patch.encode()).hexdigest() == run["patch_sha256"]
+        served = await client.get(f"{RUNS}/{run['id']}/patch", headers=tenant.headers(Role.viewer))
+        assert served.status_code == 200
+        assert served.headers["content-type"].startswith("text/x-diff")
+        assert served.headers["x-patch-sha256"] == run["patch_sha256"]
+        assert served.text == stored.patch
+        # It applies to the workspace the run started from.
+        (tmp_path / "result.patch").write_text(served.text)
+        git(repo, "apply", str(tmp_path / "result.patch"))
+        assert "a + b" in (repo / "calc.py").read_text()
+
+    async def test_patch_of_a_queued_run_is_not_there_yet(
+        self, client: httpx.AsyncClient, tenant: TenantKeys, other_tenant: TenantKeys, repo: Path
+    ) -> None:
+        run_id = (await _start(client, tenant, run_body(repo, ["sleep", "5"], gates=[]))).json()[
+            "run_id"
+        ]
+        early = await client.get(f"{RUNS}/{run_id}/patch", headers=tenant.headers())
+        assert_problem(early, 404, "patch_not_available")
+        theirs = await client.get(f"{RUNS}/{run_id}/patch", headers=other_tenant.headers())
+        assert_problem(theirs, 404, "run_not_found")
+        await client.post(f"{RUNS}/{run_id}/cancel", headers=tenant.headers(Role.operator))
 
     async def test_failing_agent_fails_the_run(
         self, client: httpx.AsyncClient, tenant: TenantKeys, repo: Path

@@ -82,3 +82,54 @@ async def test_repository_without_commits(tmp_path: Path) -> None:
     prepared = await prepare({"path": str(repo)}, tmp_path / "run", [tmp_path / "roots"])
     assert prepared.source_commit is None
     assert (prepared.path / "a.py").read_text() == "a = 1\n"
+
+
+@pytest.mark.parametrize("as_git", [True, False], ids=["git", "plain"])
+async def test_data_directory_inside_the_workspace_is_never_copied(
+    tmp_path: Path, as_git: bool
+) -> None:
+    roots = tmp_path / "roots"
+    if as_git:
+        repo = make_repo(roots)
+    else:
+        repo = roots / "plain"
+        repo.mkdir(parents=True)
+        (repo / "app.py").write_text("x = 1\n")
+    data_dir = repo / ".midcore"
+    (data_dir / "keys" / "t").mkdir(parents=True)
+    (data_dir / "keys" / "t" / "k.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    (data_dir / "midcore.db").write_text("db")
+    (repo / "notes.txt").write_text("kept\n")
+    prepared = await prepare({"path": str(repo)}, tmp_path / "run", [roots], exclude=[data_dir])
+    assert not (prepared.path / ".midcore").exists()
+    assert (prepared.path / "notes.txt").read_text() == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("/roots/app\x00x", "control characters"),
+        ("/roots/" + "a" * 300, "cannot be used"),
+    ],
+)
+def test_unusable_paths_are_rejected(tmp_path: Path, raw: str, message: str) -> None:
+    (tmp_path / "roots").mkdir()
+    with pytest.raises(WorkspaceRejected, match=message):
+        resolve_allowed_path(raw.replace("/roots", str(tmp_path / "roots")), [tmp_path / "roots"])
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://user:hunter2@example.com/r.git", "must not carry a password"),
+        ("http://example.com/r.git", "scheme 'http' is not allowed"),
+        ("file://evilhost/srv/r", "not a host"),
+        ("file:///srv/r\x00", "control characters"),
+        ("ext::sh -c id", "not allowed"),
+    ],
+)
+def test_git_urls_are_checked(tmp_path: Path, url: str, message: str) -> None:
+    from midcore.workspaces.service import check_git_url
+
+    with pytest.raises(WorkspaceRejected, match=message):
+        check_git_url(url, [tmp_path])

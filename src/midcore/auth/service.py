@@ -128,6 +128,10 @@ async def revoke_key(
     api_key = await ApiKeyRepository(session).get(principal, key_id)
     if api_key is None:
         raise ApiKeyNotFound(f"no API key {key_id} in this tenant")
+    if not principal.role.includes(Role(api_key.role)):
+        raise PermissionDenied(
+            f"a {principal.role} cannot revoke a key with the role {api_key.role}"
+        )
     if api_key.revoked_at is not None:
         return api_key, False
     api_key.revoked_at = utcnow()

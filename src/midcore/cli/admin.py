@@ -66,7 +66,9 @@ def create_key(
     tenant: str = typer.Option(..., help="Tenant slug."),
     role: Role = typer.Option(..., help="Role of the key."),
     name: str = typer.Option("cli", help="A name to recognise the key by."),
-    expires_in_days: int | None = typer.Option(None, min=1, help="Expire after this many days."),
+    expires_in_days: int | None = typer.Option(
+        None, min=1, max=36500, help="Expire after this many days."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create an API key in a tenant; the key is printed once."""

@@ -9,7 +9,9 @@ from midcore.config import Settings
 
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on [MIDCORE_HOST]."),
-    port: int | None = typer.Option(None, help="Port to listen on [MIDCORE_PORT]."),
+    port: int | None = typer.Option(
+        None, min=1, max=65535, help="Port to listen on [MIDCORE_PORT]."
+    ),
 ) -> None:
     """Start the API server (migrates and bootstraps the embedded database on first start)."""
     import uvicorn

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import AwareDatetime
 from sqlalchemy import select
 
@@ -151,6 +151,23 @@ async def list_runs(
 @router.get("/runs/{run_id}")
 async def read_run(run_id: str, principal: RunsRead, session: DbSession) -> Run:
     return to_schema(await service.get_run(session, principal, run_id))
+
+
+@router.get(
+    "/runs/{run_id}/patch",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/x-diff": {}}}},
+)
+async def read_run_patch(run_id: str, principal: RunsRead, session: DbSession) -> Response:
+    """The run's result as a unified diff against the workspace it started from (git apply)."""
+    run = await service.get_run(session, principal, run_id)
+    if run.patch is None:
+        raise service.PatchNotAvailable(f"run {run_id} has no patch yet (it is {run.status})")
+    return Response(
+        run.patch,
+        media_type="text/x-diff",
+        headers={"X-Patch-SHA256": run.patch_sha256 or ""},
+    )
 
 
 @router.get("/runs/{run_id}/events")

@@ -186,7 +186,12 @@ class Executor:
         run_dir = self.run_dir(run.id)
         spec = run.spec
         try:
-            prepared = await prepare(spec["workspace"], run_dir, self.settings.workspace_roots)
+            prepared = await prepare(
+                spec["workspace"],
+                run_dir,
+                self.settings.workspace_roots,
+                exclude=[self.settings.data_dir],
+            )
         except WorkspaceError as exc:
             await self._finish(run, RunStatus.error, f"workspace_error: {exc}")
             return

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from midcore.runs.states import RunStatus
 
@@ -60,8 +60,8 @@ class RunCreate(BaseModel):
         default=None,
         description="null: the workspace's configured or detected gates; []: none; a list: those.",
     )
-    budget_seconds: int = Field(default=600, ge=1)
-    stream: bool = False
+    budget_seconds: StrictInt = Field(default=600, ge=1)
+    stream: StrictBool = False
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

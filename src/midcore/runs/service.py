@@ -41,6 +41,11 @@ class IdempotencyConflict(Conflict):
     title = "Idempotency key reused with another request"
 
 
+class PatchNotAvailable(NotFound):
+    code = "patch_not_available"
+    title = "Patch not available"
+
+
 class RunAlreadyFinished(Conflict):
     code = "run_finished"
     title = "Run already finished"

@@ -25,7 +25,7 @@ _GIT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "midcore@localhost",
 }
 # Remote helpers like ext:: run arbitrary commands; only plain transports are allowed.
-_ALLOWED_GIT_SCHEMES = {"https", "http", "ssh", "git", "file"}
+_ALLOWED_GIT_SCHEMES = {"https", "ssh", "git", "file"}
 
 
 class WorkspaceRejected(ValidationFailed):
@@ -56,24 +56,43 @@ def resolve_allowed_path(raw: str, roots: list[Path]) -> Path:
             "no workspace roots are configured: set MIDCORE_WORKSPACE_ROOTS to the folders "
             "under which run workspaces may lie"
         )
+    if "\0" in raw or any(ord(ch) < 32 for ch in raw):
+        raise WorkspaceRejected("workspace path contains control characters")
     given = Path(raw)
     if not given.is_absolute():
         raise WorkspaceRejected(f"workspace path must be absolute: {raw}")
     if ".." in given.parts:
         raise WorkspaceRejected(f"workspace path must not contain '..': {raw}")
-    real = given.resolve()
-    if not any(_within(real, root.resolve()) for root in roots):
-        raise WorkspaceRejected(f"workspace path {raw} is not under an allowed workspace root")
-    if not real.is_dir():
-        raise WorkspaceRejected(f"workspace path {raw} is not an existing folder")
+    try:
+        real = given.resolve()
+        if not any(_within(real, root.resolve()) for root in roots):
+            raise WorkspaceRejected(f"workspace path {raw} is not under an allowed workspace root")
+        if not real.is_dir():
+            raise WorkspaceRejected(f"workspace path {raw} is not an existing folder")
+    except OSError as exc:  # a name too long, a loop of links, ...
+        raise WorkspaceRejected(f"workspace path {raw} cannot be used: {exc.strerror}") from None
     return real
 
 
 def check_git_url(url: str, roots: list[Path]) -> None:
-    parsed = urlparse(url)
+    if any(ord(ch) < 32 for ch in url):
+        raise WorkspaceRejected("git URL contains control characters")
+    try:
+        parsed = urlparse(url)
+        password = parsed.password
+    except ValueError as exc:
+        raise WorkspaceRejected(f"git URL is not valid: {exc}") from None
     scheme = parsed.scheme or ("ssh" if "@" in url and ":" in url else "")
     if scheme not in _ALLOWED_GIT_SCHEMES:
-        raise WorkspaceRejected(f"git URL scheme {scheme or 'none'!r} is not allowed: {url}")
+        raise WorkspaceRejected(f"git URL scheme {scheme or 'none'!r} is not allowed")
+    if password:
+        # It would be stored with the run and shown to every reader of the tenant.
+        raise WorkspaceRejected(
+            "git URL must not carry a password; give the server access another way "
+            "(a deploy key or a credential helper)"
+        )
+    if scheme == "file" and parsed.netloc not in ("", "localhost"):
+        raise WorkspaceRejected("file:// git URLs name a local path, not a host")
     if scheme == "file":
         # A local repository is a local path: the same roots apply.
         resolve_allowed_path(parsed.path, roots)
@@ -121,7 +140,11 @@ async def _is_git_toplevel(path: Path) -> bool:
     return await asyncio.to_thread(os.path.realpath, top.strip()) == str(path)
 
 
-async def _copy_dirty_state(source: Path, target: Path) -> None:
+def _is_excluded(relative: str, excluded: list[str]) -> bool:
+    return any(relative == e or relative.startswith(e + "/") for e in excluded)
+
+
+async def _copy_dirty_state(source: Path, target: Path, excluded: list[str]) -> None:
     """Bring uncommitted changes (edits, deletions, untracked files) of `source` into `target`."""
     status = await git("status", "--porcelain", "-z", "--untracked-files=all", cwd=source)
     entries = status.split("\0")
@@ -137,7 +160,8 @@ async def _copy_dirty_state(source: Path, target: Path) -> None:
             paths.append(entries[index])
             index += 1
         for path in paths:
-            await asyncio.to_thread(_mirror_file, source / path, target / path)
+            if not _is_excluded(path, excluded):
+                await asyncio.to_thread(_mirror_file, source / path, target / path)
 
 
 def _mirror_file(source: Path, target: Path) -> None:
@@ -156,14 +180,31 @@ async def _commit_base(path: Path) -> str:
     return (await git("rev-parse", "HEAD", cwd=path)).strip()
 
 
+def _relative_inside(paths: list[Path], root: Path) -> list[str]:
+    inside = []
+    for path in paths:
+        real = path.resolve()
+        if _within(real, root) and real != root:
+            inside.append(real.relative_to(root).as_posix())
+    return inside
+
+
 async def prepare(
-    workspace: dict[str, str | None], run_dir: Path, roots: list[Path]
+    workspace: dict[str, str | None],
+    run_dir: Path,
+    roots: list[Path],
+    exclude: list[Path] | None = None,
 ) -> PreparedWorkspace:
-    """Make the run's private copy under `run_dir/work` and commit its base state."""
+    """Make the run's private copy under `run_dir/work` and commit its base state.
+
+    Folders in `exclude` (the server's data directory: database, signing keys, other runs)
+    are never copied, even when they lie inside the workspace.
+    """
     target = run_dir / "work"
     await asyncio.to_thread(run_dir.mkdir, parents=True, exist_ok=True)
     if workspace.get("path"):
         source = resolve_allowed_path(str(workspace["path"]), roots)
+        excluded = _relative_inside(exclude or [], source)
         source_commit: str | None = None
         if await _is_git_toplevel(source):
             # --shared borrows the source's objects: fast, and nothing is written to the source.
@@ -174,15 +215,21 @@ async def prepare(
             source_commit = head.strip() or None  # None: a repository with no commit yet
             if source_commit:
                 await git("checkout", "-q", "--detach", source_commit, cwd=target)
-            await _copy_dirty_state(source, target)
+            await _copy_dirty_state(source, target, excluded)
+            for relative in excluded:  # even if someone committed it
+                await asyncio.to_thread(shutil.rmtree, target / relative, ignore_errors=True)
         else:
-            await asyncio.to_thread(
-                shutil.copytree,
-                source,
-                target,
-                symlinks=True,
-                ignore=shutil.ignore_patterns(".git"),
-            )
+
+            def ignore(folder: str, names: list[str]) -> set[str]:
+                base = Path(folder).relative_to(source).as_posix()
+                skipped = {".git"}
+                for name in names:
+                    relative = name if base == "." else f"{base}/{name}"
+                    if _is_excluded(relative, excluded):
+                        skipped.add(name)
+                return skipped
+
+            await asyncio.to_thread(shutil.copytree, source, target, symlinks=True, ignore=ignore)
             await git("init", "-q", cwd=target)
         base = await _commit_base(target)
         return PreparedWorkspace(target, base, str(source), source_commit)
