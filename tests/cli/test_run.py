@@ -45,3 +45,10 @@ def test_local_run_usage_errors(tmp_path: Path) -> None:
     unbalanced = run_midcore("run", "x", "-w", str(tmp_path), "-a", "echo 'oops", env=env)
     assert unbalanced.returncode == 2
     assert unbalanced.stderr.startswith("midcore: error: --agent-command:")
+    repo = make_repo(tmp_path)
+    empty_task = run_midcore("run", "", "-w", str(repo), "-a", "true", env=env)
+    assert empty_task.returncode == 2
+    assert empty_task.stderr.startswith("midcore: error: invalid task:")
+    unknown_gate = run_midcore("run", "x", "-w", str(repo), "-a", "true", "--gate", "nope", env=env)
+    assert unknown_gate.returncode == 2
+    assert "unknown gate 'nope'" in unknown_gate.stderr

@@ -260,16 +260,13 @@ class TestStartRun:
         )
         assert (run["status"], run["status_reason"]) == ("failed", "gate_failed:tests")
 
-    async def test_unknown_gate_is_an_error_with_reason(
+    async def test_unknown_gate_is_refused_before_the_agent_runs(
         self, client: httpx.AsyncClient, tenant: TenantKeys, repo: Path
     ) -> None:
-        body = run_body(repo, ["true"], gates=["nope"])
-        run = await wait_for_end(
-            client, tenant, (await _start(client, tenant, body)).json()["run_id"]
-        )
-        assert run["status"] == "failed"
-        assert run["status_reason"].startswith("gate_config_error:")
-        assert "nope" in run["status_reason"]
+        body = run_body(repo, ["true"], gates=["tests", "nope"])
+        problem = assert_problem(await _start(client, tenant, body), 422, "validation_failed")
+        assert "unknown gate 'nope'" in str(problem["detail"])
+        assert "tests" in str(problem["detail"])
 
     async def test_git_url_workspace(
         self, client: httpx.AsyncClient, tenant: TenantKeys, repo: Path, tmp_path: Path

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 from sqlalchemy import select
@@ -19,7 +21,7 @@ async def list_audit_events(
     session: DbSession,
     action: str | None = None,
     actor: str | None = None,
-    outcome: str | None = None,
+    outcome: Literal["success", "denied", "unauthenticated", "failure"] | None = None,
     since: AwareDatetime | None = Query(None, description="Only events at or after this time."),
     until: AwareDatetime | None = Query(None, description="Only events before this time."),
     cursor: str | None = None,

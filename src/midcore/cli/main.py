@@ -51,11 +51,14 @@ def _root(
     """Midcore command line."""
 
 
-def _settings_problem(exc: ValidationError) -> str:
+def _validation_problem(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    name = "MIDCORE_" + "_".join(str(part) for part in first["loc"]).upper()
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"invalid setting {name}: {first['msg']}{more}"
+    if exc.title == "Settings":  # from the environment
+        name = "MIDCORE_" + "_".join(str(part) for part in first["loc"]).upper()
+        return f"invalid setting {name}: {first['msg']}{more}"
+    field = ".".join(str(part) for part in first["loc"]) or "input"
+    return f"invalid {field}: {first['msg']}{more}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,13 +84,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except ValidationError as exc:  # settings from the environment
-        sys.stderr.write(f"midcore: error: {_settings_problem(exc)}\n")
+    except ValidationError as exc:
+        sys.stderr.write(f"midcore: error: {_validation_problem(exc)}\n")
         sys.exit(EXIT_USAGE)
     except ConfigurationError as exc:
         sys.stderr.write(f"midcore: error: {exc}\n")
         sys.exit(EXIT_USAGE)
     except MidcoreError as exc:
         sys.stderr.write(f"midcore: error: {exc.detail}\n")
-        sys.exit(1)
+        # Input the command was given is a usage error; anything else failed.
+        sys.exit(EXIT_USAGE if exc.status in (400, 409, 422) else 1)
     sys.exit(result if isinstance(result, int) else 0)

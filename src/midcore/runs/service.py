@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -68,9 +69,28 @@ def check_request(body: RunCreate, settings: Settings) -> None:
             "(MIDCORE_ALLOW_AGENT_NETWORK)"
         )
     if isinstance(body.workspace, PathWorkspace):
-        resolve_allowed_path(body.workspace.path, settings.workspace_roots)
+        path = resolve_allowed_path(body.workspace.path, settings.workspace_roots)
+        if body.gates:
+            _check_gate_names(path, body.gates, settings)
     elif isinstance(body.workspace, GitWorkspace):
         check_git_url(body.workspace.git, settings.workspace_roots)
+
+
+def _check_gate_names(path: Path, names: list[str], settings: Settings) -> None:
+    """Unknown gate names are refused before the agent spends its budget."""
+    from midcore.gates.config import GateConfigError
+    from midcore.gates.runner import load_gate_set, open_workspace
+
+    try:
+        known = {gate.name for gate in load_gate_set(open_workspace(path, settings.data_dir)).gates}
+    except GateConfigError:
+        return  # the workspace's own configuration is broken: the gate phase reports it
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValidationFailed(
+            f"gates: unknown gate {', '.join(map(repr, unknown))} in this workspace "
+            f"(gates: {', '.join(sorted(known)) or 'none'})"
+        )
 
 
 async def _replay(
