@@ -30,4 +30,6 @@ def serve(
         log_level=settings.log_level,
         proxy_headers=False,
         server_header=False,
+        # Open event streams must not hold a stopping server (and its runs) forever.
+        timeout_graceful_shutdown=5,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import resource
 import signal
@@ -32,6 +33,20 @@ ENV_ALLOWLIST = (
     "SHELL",
 )
 
+# Linux: the child gets SIGKILL when the process that started it dies, so a server that is killed
+# (or stops before it could end its runs) leaves no agent behind. Loaded here, used in the child.
+_PR_SET_PDEATHSIG = 1
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - not Linux
+    _LIBC = None
+
+
+def _die_with_parent() -> None:
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 DEFAULT_OUTPUT_LIMIT_BYTES = 64 * 1024
 DEFAULT_KILL_GRACE_SECONDS = 2.0
 _READ_CHUNK = 65536
@@ -47,6 +62,7 @@ class ResourceLimits:
     file_size_bytes: int | None = None
 
     def _apply(self) -> None:
+        _die_with_parent()
         # Runs in the forked child: only async-signal-safe work (setrlimit is).
         pairs = (
             (resource.RLIMIT_CPU, self.cpu_seconds),
