@@ -35,7 +35,7 @@ def test_cookie_flow(tmp_path: Path) -> None:
             timeout=60,
             check=False,
         )
-        assert too_short.returncode == 1
+        assert too_short.returncode == 2  # bad input: a usage error
         assert too_short.stderr.startswith("midcore: error: a password needs at least")
         set_password = subprocess.run(
             [MIDCORE, "admin", "set-password", "ada@acme.test"],

@@ -93,5 +93,5 @@ def main(argv: list[str] | None = None) -> None:
     except MidcoreError as exc:
         sys.stderr.write(f"midcore: error: {exc.detail}\n")
         # Input the command was given is a usage error; anything else failed.
-        sys.exit(EXIT_USAGE if exc.status in (400, 409, 422) else 1)
+        sys.exit(EXIT_USAGE if exc.status in (400, 422) else 1)
     sys.exit(result if isinstance(result, int) else 0)
